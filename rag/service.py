@@ -1,0 +1,104 @@
+"""The services the CLI and the web app call. Heavy parts (models, store) load on first use.
+
+Data flows one way: app.py / rag.cli -> Quire -> ingest/ and the seams (store, embedder, LLM).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ingest.pipeline import IngestProgress, IngestReport, ingest_paths
+from rag.answer import AnswerRequest, stream_answer
+from rag.embed import Embedder
+from rag.llm.base import DEMO_MODEL_NOTICE
+from rag.llm.registry import BackendChoice, choose_backend
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.store import Store
+from rag.types import Answer, DocumentInfo, Passage
+
+
+class Quire:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._backend_lock = threading.Lock()
+        self._choice: BackendChoice | None = None
+
+    # --- parts, built once ------------------------------------------------------------------
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return Embedder(self.settings.embed.model_path, self.settings.embed.batch_size)
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(self.store, self.embedder)
+
+    def backend_choice(self) -> BackendChoice:
+        with self._backend_lock:
+            if self._choice is None:
+                self._choice = choose_backend(self.settings.llm)
+            return self._choice
+
+    # --- documents --------------------------------------------------------------------------
+    def ingest(
+        self, paths: Iterable[Path], password: str | None = None, progress: IngestProgress | None = None
+    ) -> IngestReport:
+        return ingest_paths(paths, self.store, self.embedder.embed, self.settings.ingest, password, progress)
+
+    def documents(self) -> list[DocumentInfo]:
+        return self.store.registry.documents()
+
+    def resolve(self, refs: Sequence[str]) -> tuple[str, ...]:
+        return tuple(self.store.resolve(ref).doc_id for ref in refs)
+
+    def remove(self, refs: Sequence[str]) -> list[DocumentInfo]:
+        infos = [self.store.resolve(ref) for ref in refs]
+        for info in infos:
+            self.store.remove(info.doc_id)
+        return infos
+
+    # --- questions --------------------------------------------------------------------------
+    def retrieve(self, query: str, doc_refs: Sequence[str] = (), budget_chars: int | None = None) -> list[Passage]:
+        budget = budget_chars or self.settings.retrieval.budget_chars
+        return self.retriever.retrieve(query, budget, doc_ids=self.resolve(doc_refs) or None)
+
+    def stream_ask(self, question: str, doc_refs: Sequence[str] = ()) -> Iterator[str | Answer]:
+        request = AnswerRequest(
+            question=question,
+            doc_ids=self.resolve(doc_refs),
+            budget_chars=self.settings.retrieval.budget_chars,
+            max_answer_tokens=self.settings.llm.max_answer_tokens,
+        )
+        return stream_answer(request, self.backend_choice().backend, self.retriever)
+
+    def ask(self, question: str, doc_refs: Sequence[str] = ()) -> Answer:
+        final = [e for e in self.stream_ask(question, doc_refs) if isinstance(e, Answer)]
+        return final[-1]
+
+    # --- health -----------------------------------------------------------------------------
+    def doctor(self) -> dict[str, Any]:
+        """What answers, whether it is reachable, and what the store holds."""
+        report: dict[str, Any] = {"data_dir": str(self.settings.data_dir.resolve()), "num_ctx": self.settings.llm.num_ctx}
+        try:
+            choice = self.backend_choice()
+            report.update(
+                backend=choice.backend.name,
+                model=choice.backend.model,
+                reachable=True,
+                num_ctx=choice.backend.num_ctx,
+                reason=choice.reason,
+                demo_model=choice.backend.is_demo,
+                notice=DEMO_MODEL_NOTICE if choice.backend.is_demo else "",
+            )
+        except Exception as error:  # noqa: BLE001 - doctor reports, it does not fail
+            report.update(backend=self.settings.llm.backend, model=self.settings.llm.model, reachable=False, reason=str(error))
+        report["store"] = {**self.store.registry.counts(), "vectors": self.store.vector_count(), "mode": self.settings.store.mode}
+        return report
