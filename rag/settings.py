@@ -117,3 +117,39 @@ def iter_env_fields(model: type[BaseModel] = Settings, prefix: str = "QUIRE_") -
             yield from iter_env_fields(annotation, f"{prefix}{name.upper()}__")
         else:
             yield f"{prefix}{name.upper()}", field
+
+
+def _default_text(field: Any) -> str:
+    if field.default_factory is not None:
+        return "(see description)"
+    default = field.default
+    return "" if default is None else str(default.as_posix() if isinstance(default, Path) else default)
+
+
+def settings_table_markdown() -> str:
+    """The README configuration table, generated from the fields so the two cannot drift apart."""
+    rows = ["| variable | default | description |", "|---|---|---|"]
+    for env_name, field in iter_env_fields():
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{env_name}` | `{_default_text(field)}` | {description} |")
+    return "\n".join(rows)
+
+
+TABLE_START, TABLE_END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
+
+
+def readme_with_table(readme: str) -> str:
+    """README text with the configuration table between its markers replaced by the generated one."""
+    head, rest = readme.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    return f"{head}{TABLE_START}\n{settings_table_markdown()}\n{TABLE_END}{tail}"
+
+
+if __name__ == "__main__":  # `python -m rag.settings README.md` rewrites the table in place
+    import sys
+
+    if len(sys.argv) > 1:
+        target = Path(sys.argv[1])
+        target.write_text(readme_with_table(target.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(settings_table_markdown())
