@@ -92,18 +92,44 @@ class ServerSettings(BaseModel):
     port: int = Field(8501, description="Port of the web app.")
 
 
+class AuthSettings(BaseModel):
+    password: str = Field(
+        "", description="Password for the web app; required when it binds to an address other than 127.0.0.1."
+    )
+    max_failures: int = Field(5, ge=1, description="Failed logins before a lockout.")
+    lockout_seconds: float = Field(300.0, gt=0, description="How long a lockout lasts.")
+
+
 class Settings(BaseSettings):
     """Every knob Quire has. README's configuration table is checked against this by a test."""
 
     model_config = SettingsConfigDict(env_prefix="QUIRE_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Field(Path("data"), description="Where Quire keeps its vectors, registry and journals.")
+    workspace: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Workspace name: each has its own collection, registry and outputs, invisible to the others.",
+    )
     llm: LLMSettings = Field(default_factory=LLMSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @property
+    def state_dir(self) -> Path:
+        """Where this workspace's state lives; the default workspace uses the data dir itself."""
+        if self.workspace == "default":
+            return self.data_dir
+        return self.data_dir / "workspaces" / self.workspace
+
+    @property
+    def collection_name(self) -> str:
+        base = self.store.collection
+        return base if self.workspace == "default" else f"{base}-{self.workspace}"
 
     def with_data_dir(self, data_dir: Path | None) -> Settings:
         return self if data_dir is None else self.model_copy(update={"data_dir": data_dir})

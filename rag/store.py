@@ -50,10 +50,10 @@ def chroma_client(store: StoreSettings, data_dir: Path) -> Any:
 class Store:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.registry = Registry(settings.data_dir / "registry.sqlite3")
-        self._client = chroma_client(settings.store, settings.data_dir)
+        self.registry = Registry(settings.state_dir / "registry.sqlite3")
+        self._client = chroma_client(settings.store, settings.state_dir)
         self._collection = self._client.get_or_create_collection(
-            name=settings.store.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            name=settings.collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self.sweep_unfinished()
 
