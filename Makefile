@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 # System packages: Chromium for the browser tests, Tesseract and poppler for OCR.
 sysdeps:
 	@missing=""; \
-	for bin in chromium:chromium tesseract:tesseract-ocr pdftoppm:poppler-utils; do \
+	for bin in chromium:chromium tesseract:tesseract-ocr pdftoppm:poppler-utils strace:strace; do \
 	  command -v $${bin%%:*} >/dev/null || missing="$$missing $${bin##*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -116,7 +116,7 @@ def test_web_app_stays_on_the_machine(tmp_path: Path) -> None:
         "    except Exception: time.sleep(0.5)\n"
         f"assert b'<html' in urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=5).read().lower()\n"
         "from streamlit.testing.v1 import AppTest\n"
-        "at = AppTest.from_file('app.py', default_timeout=300)\n"
+        f"at = AppTest.from_file({str(REPO_ROOT / 'app.py')!r}, default_timeout=300)\n"
         "at.run()\n"
         "assert not at.exception, at.exception\n"
     )
@@ -124,9 +124,9 @@ def test_web_app_stays_on_the_machine(tmp_path: Path) -> None:
     script = f"""
     "$PY" -m rag.cli serve --port {port} > {tmp_path}/serve.log 2>&1 &
     server=$!
+    trap 'kill $server 2>/dev/null' EXIT
     "$PY" {tmp_path / "check.py"}
     sleep 3
-    kill $server
     """
     result, log = run_isolated(script, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:] + (tmp_path / "serve.log").read_text()[-2000:]
