@@ -6,13 +6,14 @@ each component its own settings without touching the environment.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MAX_NUM_CTX = 131072
 
@@ -21,6 +22,23 @@ def _ollama_host_default() -> str:
     """Ollama's own variable, so a machine already set up for Ollama needs nothing more."""
     host = os.environ.get("OLLAMA_HOST", "").strip() or "http://127.0.0.1:11434"
     return host if "://" in host else f"http://{host}"
+
+
+class Endpoint(BaseModel):
+    """One LLM server of several; `concurrency` overrides `endpoint_concurrency` for a bigger box."""
+
+    url: str
+    concurrency: int | None = Field(None, ge=1)
+
+
+def _parse_endpoints(value: Any) -> Any:
+    """Accept `URL,URL` as well as a JSON list of URLs or of {"url", "concurrency"} objects."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p.strip()]
+    if isinstance(value, list):
+        return [{"url": item.strip()} if isinstance(item, str) else item for item in value]
+    return value
 
 
 class LLMSettings(BaseModel):
@@ -43,6 +61,17 @@ class LLMSettings(BaseModel):
         "http://127.0.0.1:8000/v1", description="Base URL of an OpenAI-compatible server (vLLM, llama.cpp)."
     )
     openai_api_key: str = Field("not-needed", description="API key sent to the OpenAI-compatible server.")
+    endpoints: Annotated[list[Endpoint], NoDecode] = Field(
+        default_factory=list,
+        description="Several servers for the `openai` or `ollama` backend, spread over and skipped while "
+        'they fail: `URL,URL` or JSON `[{"url": URL, "concurrency": 8}]`. Empty: the single address above.',
+    )
+    endpoint_concurrency: int = Field(
+        4, ge=1, description="Requests in flight per endpoint (match the server's `OLLAMA_NUM_PARALLEL`)."
+    )
+    endpoint_retry_s: float = Field(
+        30.0, gt=0, description="Seconds a failing endpoint sits out before it is tried again."
+    )
     num_ctx: int = Field(
         16384,
         ge=512,
@@ -54,6 +83,8 @@ class LLMSettings(BaseModel):
     keep_alive: str = Field("30m", description="How long Ollama keeps the model loaded after a call.")
     timeout_s: float = Field(300.0, gt=0, description="Seconds to wait for one LLM call.")
     threads: int = Field(0, ge=0, description="CPU threads for the embedded model; 0 means all cores.")
+
+    _split_endpoints = field_validator("endpoints", mode="before")(_parse_endpoints)
 
 
 class EmbedSettings(BaseModel):
@@ -72,6 +103,7 @@ class StoreSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Chroma server host (server mode).")
     port: int = Field(8000, description="Chroma server port (server mode).")
     auth_token: str = Field("", description="Bearer token for the Chroma server, if it asks for one.")
+    ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server (server mode over a network).")
     collection: str = Field("quire", description="Chroma collection name.")
 
 
