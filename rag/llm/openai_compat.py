@@ -139,16 +139,39 @@ class OpenAICompatBackend(LLMBackend):
                                 yield delta
             except httpx.HTTPError as error:
                 raise self._transport_error(error) from error
+            except _StreamCut:
+                if produced:
+                    raise BackendUnavailable(
+                        f"{self.base_url} stopped in the middle of the reply: check the server's log"
+                    ) from None
+                # llama-cpp-python's server answers a request it cannot serve (a prompt over its window)
+                # with an empty 200 stream; the same request unstreamed returns the real error.
+                text, usage["u"] = self._unstreamed(messages, max_tokens)
+                if text:
+                    yield text
+                return
             if "u" not in usage:  # llama-cpp-python's server sends no usage when streaming
                 usage["u"] = Usage(self.count_messages(messages), self.count_tokens("".join(produced)))
 
         return ChatStream(pieces(), lambda: usage.get("u"))
 
-    def _post(self, body: dict[str, Any]) -> httpx.Response:
+    def _post(self, body: dict[str, Any], client: httpx.Client | None = None) -> httpx.Response:
         try:
-            return self._http.post("/chat/completions", json=body)
+            return (client or self._http).post("/chat/completions", json=body)
         except httpx.HTTPError as error:
             raise self._transport_error(error) from error
+
+    def _unstreamed(self, messages: list[Message], max_tokens: int) -> tuple[str, Usage]:
+        """The reply without streaming, on a new connection (the server may drop the one it cut)."""
+        with httpx.Client(base_url=self.base_url, timeout=self.timeout_s, headers=self._http.headers) as fresh:
+            response = self._post(self._body(messages, max_tokens), fresh)
+            response.read()
+        if response.status_code >= 400:
+            raise self._error_for(response.status_code, self._detail(response))
+        text = _reply_text(response)
+        u = response.json().get("usage") or {}
+        prompt = u.get("prompt_tokens") or self.count_messages(messages)
+        return text, Usage(prompt, u.get("completion_tokens") or self.count_tokens(text))
 
     def _structured_request(
         self, mode: str, messages: list[Message], schema: dict[str, Any], max_tokens: int
@@ -173,15 +196,23 @@ class OpenAICompatBackend(LLMBackend):
             response = self._post(self._structured_request(mode, messages, schema, max_tokens))
             if response.status_code < 400:
                 self.structured_mode = mode
-                return parse_json_reply(response.json()["choices"][0]["message"]["content"] or "")
+                return parse_json_reply(_reply_text(response))
             detail = self._detail(response)
             if not _rejects_response_format(response.status_code, detail):
                 raise self._error_for(response.status_code, detail)
         raise self._error_for(response.status_code, detail)
 
 
+class _StreamCut(Exception):
+    """The event stream closed before `data: [DONE]`."""
+
+
+def _reply_text(response: httpx.Response) -> str:
+    return response.json()["choices"][0]["message"]["content"] or ""
+
+
 def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
-    """The JSON payloads of a server-sent-events stream, up to `data: [DONE]`."""
+    """The JSON payloads of a server-sent-events stream; `_StreamCut` if it ends before `[DONE]`."""
     for line in lines:
         if not line.startswith("data:"):
             continue
@@ -194,6 +225,7 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             raise BackendUnavailable(
                 f"the server sent a malformed stream event: {payload[:200]!r}"
             ) from error
+    raise _StreamCut
 
 
 def _rejects_response_format(status: int, detail: str) -> bool:
