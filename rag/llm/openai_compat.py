@@ -163,7 +163,9 @@ class OpenAICompatBackend(LLMBackend):
 
     def _unstreamed(self, messages: list[Message], max_tokens: int) -> tuple[str, Usage]:
         """The reply without streaming, on a new connection (the server may drop the one it cut)."""
-        with httpx.Client(base_url=self.base_url, timeout=self.timeout_s, headers=self._http.headers) as fresh:
+        with httpx.Client(
+            base_url=self.base_url, timeout=self.timeout_s, headers=self._http.headers
+        ) as fresh:
             response = self._post(self._body(messages, max_tokens), fresh)
             response.read()
         if response.status_code >= 400:
