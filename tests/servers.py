@@ -80,6 +80,7 @@ def start_llama_server(workdir: Path) -> ServerProcess:
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(demo_model_path()), "--model_alias", LLAMA_ALIAS,
         "--n_ctx", str(LLAMA_CTX), "--n_threads", "1", "--verbose", "false",
+        "--interrupt_requests", "false",  # queue concurrent requests instead of cutting the running one
         "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
     return start_server(command, port, f"http://127.0.0.1:{port}/v1/models", workdir / f"llama-{port}.log")
