@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -19,9 +20,16 @@ MAX_NUM_CTX = 131072
 
 
 def _ollama_host_default() -> str:
-    """Ollama's own variable, so a machine already set up for Ollama needs nothing more."""
-    host = os.environ.get("OLLAMA_HOST", "").strip() or "http://127.0.0.1:11434"
-    return host if "://" in host else f"http://{host}"
+    """Ollama's own variable, so a machine already set up for Ollama needs nothing more.
+
+    Read as Ollama reads it: without a scheme it is http on port 11434 (`gpu-box` means
+    http://gpu-box:11434), with one the scheme's own port applies.
+    """
+    host = os.environ.get("OLLAMA_HOST", "").strip() or "127.0.0.1:11434"
+    if "://" in host:
+        return host
+    url = urlsplit(f"http://{host}")
+    return f"http://{host}" if url.port else f"http://{url.netloc}:11434{url.path}"
 
 
 class Endpoint(BaseModel):

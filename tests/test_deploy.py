@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
+from rag.errors import BackendUnavailable
+from rag.llm.registry import choose_backend
 from rag.settings import Settings, iter_env_fields
 from tests.conftest import REPO_ROOT
+from tests.servers import free_port
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -164,3 +167,31 @@ def test_dockerfile_slim_non_root_healthy_with_cpu_torch_first() -> None:
     assert 'VOLUME ["/data"]' in text and "QUIRE_DATA_DIR=/data" in text
     ignored = (REPO_ROOT / ".dockerignore").read_text().split()
     assert {".venv", "data", ".git"} <= set(ignored)  # no local state or models baked into the image
+
+
+@pytest.mark.parametrize(
+    ("ollama_host", "expected"),
+    [
+        ("gpu-box", "http://gpu-box:11434"),
+        ("10.0.0.5:8080", "http://10.0.0.5:8080"),
+        ("https://ollama.internal.example", "https://ollama.internal.example"),
+        ("[fd00::5]", "http://[fd00::5]:11434"),
+    ],
+)
+def test_remote_ollama_host_is_read_as_ollama_reads_it(
+    ollama_host: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("QUIRE_LLM__OLLAMA_HOST", raising=False)
+    monkeypatch.setenv("OLLAMA_HOST", ollama_host)
+    settings = Settings(llm={"backend": "ollama"})
+    assert settings.llm.ollama_host == expected
+    assert choose_backend(settings.llm).backend.host == expected  # built, not contacted
+
+
+def test_ollama_host_elsewhere_is_where_requests_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    monkeypatch.delenv("QUIRE_LLM__OLLAMA_HOST", raising=False)
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{port}")
+    backend = choose_backend(Settings(llm={"backend": "ollama"}).llm).backend
+    with pytest.raises(BackendUnavailable, match=rf"127\.0\.0\.1:{port}.*OLLAMA_HOST"):
+        backend.complete([{"role": "user", "content": "hello"}], max_tokens=4)
