@@ -28,7 +28,8 @@ OLLAMA_KNOBS = {
     "OLLAMA_NUM_PARALLEL",
     "OLLAMA_CONTEXT_LENGTH",
 }
-INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+PASSWORD = {"QUIRE_AUTH__PASSWORD": "correct horse battery staple"}
 
 
 def compose() -> dict[str, Any]:
@@ -36,8 +37,17 @@ def compose() -> dict[str, Any]:
 
 
 def interpolate(value: object, env: dict[str, str]) -> str:
-    """Compose's `${VAR}` / `${VAR:-default}` interpolation, enough to read this file's values."""
-    return INTERPOLATION.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), str(value))
+    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?error}`, enough to read this file's values."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if env.get(name):
+            return env[name]
+        if kind == "?":
+            raise ValueError(rest)
+        return rest or ""
+
+    return INTERPOLATION.sub(substitute, str(value))
 
 
 def app_environment(host_env: dict[str, str]) -> dict[str, str]:
@@ -66,18 +76,23 @@ def run_compose(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 
 
 def test_docker_compose_validates_the_file() -> None:
-    result = run_compose("config", "-q")
+    result = run_compose("config", "-q", env=PASSWORD)
     assert result.returncode == 0, result.stderr
 
 
+def test_docker_compose_refuses_to_start_the_app_without_a_password() -> None:
+    result = run_compose("config", "-q", env={"QUIRE_AUTH__PASSWORD": ""})  # empty counts as unset
+    assert result.returncode != 0 and "set QUIRE_AUTH__PASSWORD" in result.stderr
+
+
 def test_docker_compose_resolves_server_mode_from_the_environment() -> None:
-    result = run_compose(
-        "config", env={"QUIRE_STORE__MODE": "server", "QUIRE_LLM__ENDPOINTS": "http://a:8000/v1"}
-    )
+    host_env = {"QUIRE_STORE__MODE": "server", "QUIRE_LLM__ENDPOINTS": "http://a:8000/v1", **PASSWORD}
+    result = run_compose("config", env=host_env)
     assert result.returncode == 0, result.stderr
     app_env = yaml.safe_load(result.stdout)["services"]["app"]["environment"]
     assert app_env["QUIRE_STORE__MODE"] == "server"
     assert app_env["QUIRE_LLM__ENDPOINTS"] == "http://a:8000/v1"
+    assert app_env["QUIRE_AUTH__PASSWORD"] == PASSWORD["QUIRE_AUTH__PASSWORD"]
 
 
 def test_services_and_profiles() -> None:
@@ -145,9 +160,12 @@ def test_app_environment_builds_valid_settings(
 ) -> None:
     for name in [n for n in os.environ if n.startswith("QUIRE_") or n == "OLLAMA_HOST"]:
         monkeypatch.delenv(name)
-    for name, value in app_environment(host_env).items():
+    with pytest.raises(ValueError, match="set QUIRE_AUTH__PASSWORD"):
+        app_environment(host_env)
+    for name, value in app_environment({**host_env, **PASSWORD}).items():
         monkeypatch.setenv(name, value)
     settings = Settings()
+    assert settings.auth.password == PASSWORD["QUIRE_AUTH__PASSWORD"]
     assert settings.data_dir == Path("/data")
     assert settings.server.host == "0.0.0.0"
     assert settings.llm.ollama_host == "http://ollama:11434"
