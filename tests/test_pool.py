@@ -63,9 +63,7 @@ class StandIn(LLMBackend):
 
         return ChatStream(pieces(), lambda: Usage(1, 2))
 
-    def structured(
-        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int
-    ) -> dict[str, Any]:
+    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
         return {"by": self.complete(messages, max_tokens=max_tokens).text}
 
 
@@ -183,9 +181,7 @@ def test_two_real_servers_one_killed_midway_every_request_completes(
         assert all(t.strip() for t in warm + texts) and len(texts) == 8
         first_status, second_status = pool.status()
         assert first_status.served + second_status.served == 12
-        assert (
-            second_status.failures >= 1 and not second_status.up and "127.0.0.1" in second_status.last_error
-        )
+        assert second_status.failures >= 1 and not second_status.up and "127.0.0.1" in second_status.last_error
         assert "openai:quire-test" in first_status.endpoint
     finally:
         second.stop()

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.chunk import chunk_document
 from ingest.parse import split_text_pages
-from rag.embed import Embedder
+from rag.embed import Embedder, shared_embedder
 from rag.errors import DocumentNotFound, StoreUnavailable
 from rag.settings import Settings
 from rag.store import Store
@@ -33,7 +33,7 @@ LEASE_TEXT = """COMMERCIAL LEASE
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
-    return Embedder()
+    return shared_embedder()  # the process-wide model the other suites load too
 
 
 @pytest.fixture(params=["embedded", "server"])
@@ -58,9 +58,7 @@ def parsed(name: str, text: str) -> tuple[ParsedDocument, list[Chunk]]:
     return doc, chunk_document(doc, 300)
 
 
-def add(
-    store: Store, embedder: Embedder, name: str, text: str
-) -> tuple[ParsedDocument, list[Chunk], list[str]]:
+def add(store: Store, embedder: Embedder, name: str, text: str) -> tuple[ParsedDocument, list[Chunk], list[str]]:
     doc, chunks = parsed(name, text)
     replaced = store.add_document(doc, chunks, embedder.embed)
     return doc, chunks, replaced
@@ -157,8 +155,6 @@ def test_reopened_store_is_consistent_and_sweeps_half_written(settings: Settings
 
 def test_server_mode_without_a_server_says_how_to_start_one(tmp_path: Path) -> None:
     port = free_port()
-    settings = Settings(
-        data_dir=tmp_path / "data", store={"mode": "server", "host": "127.0.0.1", "port": port}
-    )
+    settings = Settings(data_dir=tmp_path / "data", store={"mode": "server", "host": "127.0.0.1", "port": port})
     with pytest.raises(StoreUnavailable, match=f"chroma run --host 127.0.0.1 --port {port}"):
         Store(settings)

@@ -163,9 +163,7 @@ class OpenAICompatBackend(LLMBackend):
 
     def _unstreamed(self, messages: list[Message], max_tokens: int) -> tuple[str, Usage]:
         """The reply without streaming, on a new connection (the server may drop the one it cut)."""
-        with httpx.Client(
-            base_url=self.base_url, timeout=self.timeout_s, headers=self._http.headers
-        ) as fresh:
+        with httpx.Client(base_url=self.base_url, timeout=self.timeout_s, headers=self._http.headers) as fresh:
             response = self._post(self._body(messages, max_tokens), fresh)
             response.read()
         if response.status_code >= 400:
@@ -189,9 +187,7 @@ class OpenAICompatBackend(LLMBackend):
         }
         return self._body([*messages, instruction], max_tokens)
 
-    def structured(
-        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int
-    ) -> dict[str, Any]:
+    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
         self._check_fits(messages, max_tokens)
         modes = (self.structured_mode,) if self.structured_mode else STRUCTURED_MODES
         for mode in modes:
@@ -224,9 +220,7 @@ def _events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
         try:
             yield json.loads(payload)
         except json.JSONDecodeError as error:
-            raise BackendUnavailable(
-                f"the server sent a malformed stream event: {payload[:200]!r}"
-            ) from error
+            raise BackendUnavailable(f"the server sent a malformed stream event: {payload[:200]!r}") from error
     raise _StreamCut
 
 

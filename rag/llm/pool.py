@@ -150,9 +150,7 @@ class BackendPool(LLMBackend):
     def complete(self, messages: list[Message], *, max_tokens: int) -> Completion:
         return self._call(lambda backend: backend.complete(messages, max_tokens=max_tokens))
 
-    def structured(
-        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int
-    ) -> dict[str, Any]:
+    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
         return self._call(lambda backend: backend.structured(messages, schema, max_tokens=max_tokens))
 
     def stream_chat(self, messages: list[Message], *, max_tokens: int) -> ChatStream:
