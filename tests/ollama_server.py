@@ -199,7 +199,10 @@ class OllamaProtocolServer:
             "parameters": f"num_ctx {DEFAULT_NUM_CTX}",
             "template": "{{ .Prompt }}",
             "details": {"format": "gguf", "family": "llama", "parameter_size": "135M"},
-            "model_info": {"general.architecture": "llama", "llama.context_length": self.model.backend.num_ctx},  # noqa: E501
+            "model_info": {
+                "general.architecture": "llama",
+                "llama.context_length": self.model.backend.num_ctx,
+            },  # noqa: E501
             "capabilities": ["completion"],
         }
 

@@ -206,7 +206,9 @@ class OllamaBackend(LLMBackend):
 
         return ChatStream(pieces(), lambda: usage.get("u"))
 
-    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
+    def structured(
+        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int
+    ) -> dict[str, Any]:
         sent = self._check_fits(messages, max_tokens)
         reply = self._chat(messages, max_tokens, stream=False, fmt=schema)
         self.check_not_truncated(messages, sent, reply.prompt_eval_count)
