@@ -48,7 +48,8 @@ HEADING = re.compile(
 )
 QUOTED = re.compile(r"[\"\u201c]([^\"\u201c\u201d\n]{3,300})[\"\u201d]")
 ITEM = re.compile(
-    r"^[\s*\-#>]*(headline|parties|dates|term and renewal|termination|payment|liability)\W*:\s*(.*)$", re.I
+    r"^[\s*\-#>]*(headline|parties|dates|term and renewal|termination|payment|liability)\W*?:[\s*_]*(.*)$",
+    re.I,
 )
 Mode = Literal["whole-document", "map-reduce"]
 
