@@ -50,3 +50,10 @@ def test_fit_is_the_longest_prefix() -> None:
     kept, tokens = fit_passages(backend, passages, build, reserve_output=100)
     assert tokens <= 900 < backend.count_messages(build(passages[: len(kept) + 1]))
     assert fit_passages(backend, passages[:1], build, 100)[0] == passages[:1]
+
+
+def test_kv_cache_estimate_matches_the_readme_table() -> None:
+    from rag.budget import kv_cache_gib
+
+    assert kv_cache_gib(131072) == 16.0 and kv_cache_gib(131072, bytes_per=1) == 8.0
+    assert kv_cache_gib(8192) == 1.0
