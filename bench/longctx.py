@@ -32,12 +32,15 @@ CLAUSES = (
     "{d} days of each purchase order, packed to protect them in transit.",
     "{n}.2 The Customer shall pay each undisputed invoice within {d} days of receipt by bank transfer to the "
     "account the Supplier names in writing; late amounts bear interest at {r} percent a year.",
-    "{n}.3 Either party may terminate this Agreement on {d} days' written notice if the other party commits a "
-    "material breach and fails to cure it within that period.",
+    "{n}.3 Either party may terminate this Agreement on {d} days' written notice if the other party commits "
+    "a material breach and fails to cure it within that period.",
     "{n}.4 Neither party's aggregate liability under this Agreement shall exceed the fees paid in the {r} "
     "months before the event giving rise to the claim, except for breach of confidentiality.",
 )
-QUESTIONS = ("How many days does the Customer have to pay an invoice?", "Who may terminate, and on what notice?")
+QUESTIONS = (
+    "How many days does the Customer have to pay an invoice?",
+    "Who may terminate, and on what notice?",
+)
 
 
 def contract(backend: LlamaCppBackend, target_tokens: int) -> list[Passage]:
