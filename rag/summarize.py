@@ -179,6 +179,27 @@ def group_passages(
     return groups
 
 
+def section_groups(
+    units: Sequence[Passage], fits: Callable[[Sequence[Passage]], bool]
+) -> list[list[Passage]]:
+    """Whole sections packed into groups that fit one call, so a map call sees clauses with their
+    context; a section too long for one call is split between its passages."""
+    runs: list[list[Passage]] = []
+    for unit in units:
+        if not runs or headings(unit.text):
+            runs.append([])
+        runs[-1].append(unit)
+    groups: list[list[Passage]] = []
+    for run in runs:
+        if groups and fits([*groups[-1], *run]):
+            groups[-1].extend(run)
+        elif fits(run):
+            groups.append(list(run))
+        else:
+            groups.extend(group_passages(run, fits))
+    return groups
+
+
 class Summarizer:
     """Summarise one stored document with one backend; every call is checked to fit the window."""
 
@@ -239,7 +260,7 @@ class Summarizer:
 
     def _map_reduce(self, name: str, units: list[Passage]) -> tuple[str, list[Passage]]:
         notes_reply = self.settings.map_reply_tokens
-        parts = group_passages(units, self._fits(MAP_TASK, notes_reply, self.settings.map_tokens))
+        parts = section_groups(units, self._fits(MAP_TASK, notes_reply, self.settings.map_tokens))
         notes = [
             Note(
                 self._call(part, MAP_TASK, notes_reply),

@@ -13,7 +13,7 @@ import pytest
 from rag.llm.base import ChatStream, LLMBackend, Message, Usage
 from rag.service import Quire
 from rag.settings import Settings
-from rag.summarize import Summarizer, group_passages, page_ranges, parse_items
+from rag.summarize import Summarizer, group_passages, page_ranges, parse_items, section_groups
 from rag.types import Passage
 from tests.conftest import CONTRACT_TEXT, make_pdf, run_cli
 
@@ -73,6 +73,10 @@ def test_groups_keep_order_and_fit() -> None:
     passages = [Passage("d", "n", i, i, 0, 0, "x" * 40, 1.0) for i in range(1, 8)]
     groups = group_passages(passages, lambda ps: len(ps) <= 3)
     assert [[p.page_start for p in g] for g in groups] == [[1, 2, 3], [4, 5, 6], [7]]
+    texts = ["ARTICLE 1. A\nx", "y", "ARTICLE 2. B\nz", "w", "ARTICLE 3. C\nv"]
+    units = [Passage("d", "n", i, i, 0, 0, t, 1.0) for i, t in enumerate(texts, start=1)]
+    sections = section_groups(units, lambda ps: len(ps) <= 3)  # whole sections, never 1.1-2.1 + 2.2
+    assert [[p.page_start for p in g] for g in sections] == [[1, 2], [3, 4, 5]]
 
 
 @pytest.mark.slow
