@@ -14,11 +14,11 @@ from rag.tokens import (
     render_llama3_chat,
 )
 
+SOURCES = "<sources>\n[1] msa.pdf, page 3\nThis Agreement is governed by New York law.\n</sources>"
 MESSAGES = [
     {"role": "system", "content": "You are Quire, a careful assistant for contracts."},
-    {"role": "user", "content": "<sources>\n[1] msa.pdf, page 3\nThis Agreement is governed by New York law.\n"
-     "</sources>\n\nQuestion: Which law governs?"},
-]  # fmt: skip
+    {"role": "user", "content": f"{SOURCES}\n\nQuestion: Which law governs?"},
+]
 
 
 def test_quicktok_matches_known_llama3_ids() -> None:

@@ -198,7 +198,8 @@ class OllamaBackend(LLMBackend):
                         yield part.message.content
                     if part.done:
                         self.check_not_truncated(messages, sent, part.prompt_eval_count)
-                        usage["u"] = Usage(part.prompt_eval_count or sent, part.eval_count or 0)
+                        reported = part.prompt_eval_count
+                        usage["u"] = Usage(max(sent, reported or 0), part.eval_count or 0, reported)
             except (ContextOverflow, ModelNotFound, BackendUnavailable):
                 raise
             except Exception as error:  # noqa: BLE001 - the connection dropped mid-stream
