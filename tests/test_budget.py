@@ -57,3 +57,17 @@ def test_kv_cache_estimate_matches_the_readme_table() -> None:
 
     assert kv_cache_gib(131072) == 16.0 and kv_cache_gib(131072, bytes_per=1) == 8.0
     assert kv_cache_gib(8192) == 1.0
+
+
+def test_document_block_is_a_byte_identical_prefix_across_tasks() -> None:
+    from rag.prompts import sources_block, sources_first_messages
+
+    document = pages("a.pdf", 5)
+    chats = [
+        build(document),
+        answer_messages("Who may terminate?", document),
+        sources_first_messages(document, "Sum up."),
+    ]
+    prefix = chats[0][0]["content"] + sources_block(document)
+    for chat in chats:
+        assert chat[0]["content"] + chat[1]["content"][: len(sources_block(document))] == prefix
