@@ -77,7 +77,6 @@ class LlamaCppBackend(LLMBackend):
             n_threads=threads or os.cpu_count() or 2,
             verbose=False,
         )
-
         self._format = _chat_formatter(self._llm)
 
     @property
