@@ -141,7 +141,9 @@ class Note:
     sections: tuple[str, ...] = field(default_factory=tuple)
 
     def as_passage(self, name: str) -> Passage:
-        return Passage("", name, self.first_page, self.last_page, 0, 0, self.text, 0.0)
+        """The note as a reduce source: labelled with its pages, and its sections named first."""
+        where = f"Sections: {'; '.join(self.sections)}\n" if self.sections else ""
+        return Passage("", name, self.first_page, self.last_page, 0, 0, where + self.text, 0.0)
 
 
 def page_ranges(pages: Sequence[int]) -> str:
@@ -177,6 +179,12 @@ def group_passages(
             )
         groups.append([passage])
     return groups
+
+
+def notes_in(group: Sequence[Passage], notes: Sequence[Note]) -> list[Note]:
+    """The notes a group of reduce sources came from (matched by their page span)."""
+    spans = {(p.page_start, p.page_end) for p in group}
+    return [n for n in notes if (n.first_page, n.last_page) in spans]
 
 
 def section_groups(
@@ -290,6 +298,7 @@ class Summarizer:
                     self._call(group, REDUCE_TASK, self.settings.map_reply_tokens),
                     group[0].page_start,
                     group[-1].page_end,
+                    tuple(dict.fromkeys(h for n in notes_in(group, notes) for h in n.sections)),
                 )
                 for group in groups
             ]
