@@ -12,6 +12,7 @@ import rag  # noqa: F401  (sets the offline switches before any model library lo
 import streamlit as st
 
 from ingest.pipeline import IngestProgress
+from rag.budget import kv_cache_gib
 from rag.errors import QuireError
 from rag.llm.base import DEMO_MODEL_NOTICE
 from rag.service import Quire
@@ -128,6 +129,11 @@ def main() -> None:
         st.subheader("Model")
         st.write(f"{choice.backend.name}: **{choice.backend.model}** (num_ctx {choice.backend.num_ctx})")
         st.caption(choice.reason)
+        window = choice.backend.num_ctx
+        st.caption(
+            f"llama3.1:8b KV cache at num_ctx {window}: {kv_cache_gib(window):.1f} GiB in f16, "
+            f"{kv_cache_gib(window, bytes_per=1):.1f} GiB with q8_0 (README: 128K tokens on real hardware)"
+        )
         st.subheader("Documents")
         upload_panel(quire)
     doc_ids = library_panel(quire)

@@ -30,6 +30,8 @@ class ContextPlan:
         pages = sorted({p for x in self.passages for p in range(x.page_start, x.page_end + 1)})
         names = sorted({x.name for x in self.passages})
         where = f"{len(names)} documents" if len(names) > 1 else names[0]
+        if self.mode == "whole-document" and len(names) > 1:
+            return f"all {len(self.passages)} pages of {where}"
         if self.mode == "whole-document":
             return f"all {len(pages)} pages of {where}"
         span = f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}-{pages[-1]}"
@@ -46,14 +48,24 @@ def fit_passages(
     build: Callable[[Sequence[Passage]], list[Message]],
     reserve_output: int,
 ) -> tuple[list[Passage], int]:
-    """The longest rank-order prefix of `passages` whose prompt fits the window, and its token count."""
+    """The longest rank-order prefix of `passages` whose prompt fits the window, and its token count.
+
+    A binary search over the prefix length: at 131072 tokens a prompt is counted a handful of
+    times instead of once per dropped passage.
+    """
     limit = available_prompt_tokens(backend, reserve_output)
-    kept = list(passages)
-    while True:
-        tokens = backend.count_messages(build(kept))
-        if tokens <= limit or not kept:
-            return kept, tokens
-        kept = kept[:-1]
+    low, high = 0, len(passages)  # the prefix of length `low` fits (or is empty)
+    tokens = backend.count_messages(build(passages[:high]))
+    if tokens <= limit:
+        return list(passages), tokens
+    while high - low > 1:
+        middle = (low + high) // 2
+        if backend.count_messages(build(passages[:middle])) <= limit:
+            low = middle
+        else:
+            high = middle
+    kept = list(passages[:low])
+    return kept, backend.count_messages(build(kept))
 
 
 def plan_context(
@@ -72,3 +84,13 @@ def plan_context(
     budget_chars = max(limit, 0) * CHARS_PER_TOKEN_GUESS
     kept, tokens = fit_passages(backend, retrieved(budget_chars), build, reserve_output)
     return ContextPlan("retrieved", tuple(kept), tokens, backend.num_ctx)
+
+
+def kv_cache_gib(
+    num_ctx: int, layers: int = 32, kv_heads: int = 8, head_dim: int = 128, bytes_per: float = 2
+) -> float:
+    """KV-cache memory of a window (defaults: llama3.1:8b in f16, 128 KiB a token); q8_0 is bytes_per=1.
+
+    Shown next to `num_ctx` so a person choosing 128K sees what it costs before Ollama runs out of memory.
+    """
+    return 2 * layers * kv_heads * head_dim * bytes_per * num_ctx / 2**30

@@ -20,6 +20,7 @@ from rag.auth import require_password_for
 from rag.errors import QuireError
 from rag.llm.base import DEMO_MODEL_NOTICE
 from rag.settings import Settings
+from rag.summarize_cli import make_summarize_command
 from rag.types import Answer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Quire: private document QA for contracts.")
@@ -256,6 +257,9 @@ def serve(
     ]  # fmt: skip
     err.print(f"Quire is starting on http://{bind}:{port or settings.server.port}")
     os.execve(sys.executable, command, env)  # streamlit takes this process over: signals reach it directly
+
+
+app.command("summarize")(make_summarize_command(State.service, run_friendly, emit))
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.pipeline import IngestProgress, IngestReport, ingest_paths
 from rag.answer import AnswerRequest, stream_answer
@@ -20,6 +20,9 @@ from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Store
 from rag.types import Answer, DocumentInfo, Passage
+
+if TYPE_CHECKING:
+    from rag.summarize import Summary
 
 
 class Quire:
@@ -82,6 +85,14 @@ class Quire:
     def ask(self, question: str, doc_refs: Sequence[str] = ()) -> Answer:
         final = [e for e in self.stream_ask(question, doc_refs) if isinstance(e, Answer)]
         return final[-1]
+
+    def summarize(self, doc_ref: str) -> Summary:
+        """A whole-document summary of one document (stuffed, or map-reduce when it does not fit)."""
+        from rag.summarize import summarize_document
+
+        doc_id = self.store.resolve(doc_ref).doc_id
+        backend = self.backend_choice().backend
+        return summarize_document(backend, self.store.registry, doc_id, self.settings.summarize)
 
     # --- health -----------------------------------------------------------------------------
     def doctor(self) -> dict[str, Any]:

@@ -127,6 +127,18 @@ class IngestSettings(BaseModel):
     max_seconds: float = Field(300.0, description="Time limit for parsing one file.")
 
 
+class SummarizeSettings(BaseModel):
+    map_tokens: int = Field(
+        16384,
+        ge=256,
+        le=MAX_NUM_CTX,
+        description="Document tokens per map call when a summary does not fit the window in one call "
+        "(capped to what fits `num_ctx`).",
+    )
+    map_reply_tokens: int = Field(384, ge=32, description="Tokens reserved for the notes of each map call.")
+    reply_tokens: int = Field(640, ge=64, description="Tokens reserved for the final summary.")
+
+
 class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(8501, description="Port of the web app.")
@@ -157,6 +169,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @property

@@ -23,8 +23,9 @@ DEMO_MODEL_NOTICE = (
 
 @dataclass(frozen=True)
 class Usage:
-    prompt_tokens: int
+    prompt_tokens: int  # the whole prompt the model saw
     completion_tokens: int
+    evaluated_tokens: int | None = None  # what the server evaluated; less when it reused its KV cache
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,20 @@ def trained_context_length(path: Path) -> int:
     return int(length_field.parts[length_field.data[0]][0]) if length_field else 8192
 
 
+def _chat_formatter(llm: Any) -> Any:
+    """The GGUF's own Jinja chat template, the one `create_chat_completion` applies."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise BackendUnavailable("this GGUF has no chat template: use an instruct/chat model")
+
+    def piece(token: int) -> str:
+        return llm.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+    return Jinja2ChatFormatter(template, eos_token=piece(llm.token_eos()), bos_token=piece(llm.token_bos()))
+
+
 class LlamaCppBackend(LLMBackend):
     name = "llamacpp"
 
@@ -50,7 +64,9 @@ class LlamaCppBackend(LLMBackend):
         self.is_demo = model_path is None
         path = model_path or demo_model_path()
         if not path.is_file():
-            raise BackendUnavailable(f"GGUF model not found at {path}: set QUIRE_LLM__MODEL_PATH to a .gguf file")
+            raise BackendUnavailable(
+                f"GGUF model not found at {path}: set QUIRE_LLM__MODEL_PATH to a .gguf file"
+            )
         self.model = DEMO_MODEL_NAME if self.is_demo else path.stem
         self.temperature = temperature
         self._lock = threading.Lock()  # one llama context is not safe to share between threads
@@ -61,9 +77,26 @@ class LlamaCppBackend(LLMBackend):
             n_threads=threads or os.cpu_count() or 2,
             verbose=False,
         )
+        self._format = _chat_formatter(self._llm)
+
+    @property
+    def llama(self) -> Any:
+        """The llama-cpp `Llama` object, for token-level tools (the Ollama-protocol test server)."""
+        return self._llm
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def render_chat(self, messages: list[Message]) -> str:
+        """The prompt exactly as the GGUF's chat template renders it (what the model evaluates)."""
+        return self._format(messages=messages).prompt
+
+    def prompt_tokens(self, messages: list[Message]) -> list[int]:
+        return self._llm.tokenize(self.render_chat(messages).encode("utf-8"), add_bos=False, special=True)
+
+    def count_messages(self, messages: list[Message]) -> int:
+        """Exact: the rendered template through the GGUF tokenizer, not an estimate."""
+        return len(self.prompt_tokens(messages))
 
     def _check_fits(self, messages: list[Message], max_tokens: int) -> int:
         prompt_tokens = self.count_messages(messages)
@@ -75,7 +108,7 @@ class LlamaCppBackend(LLMBackend):
         return prompt_tokens
 
     def stream_chat(self, messages: list[Message], *, max_tokens: int) -> ChatStream:
-        self._check_fits(messages, max_tokens)
+        prompt_tokens = self._check_fits(messages, max_tokens)
         usage: dict[str, Usage] = {}
 
         def pieces():
@@ -92,14 +125,13 @@ class LlamaCppBackend(LLMBackend):
                             yield delta
                 except ValueError as error:  # llama-cpp raises ValueError when the window overflows
                     raise ContextOverflow(str(error)) from error
-                usage["u"] = Usage(self._last_prompt_tokens(), completion_tokens)
+                usage["u"] = Usage(prompt_tokens, completion_tokens)
 
         return ChatStream(pieces(), lambda: usage.get("u"))
 
-    def _last_prompt_tokens(self) -> int:
-        return int(self._llm.n_tokens) if hasattr(self._llm, "n_tokens") else 0
-
-    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
+    def structured(
+        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int
+    ) -> dict[str, Any]:
         self._check_fits(messages, max_tokens)
         with self._lock:
             try:

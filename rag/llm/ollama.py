@@ -8,6 +8,8 @@ sends `num_ctx`, and the reply's `prompt_eval_count` is checked against what was
 from __future__ import annotations
 
 import json
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,10 +18,47 @@ import ollama
 
 from rag.errors import BackendUnavailable, ContextOverflow, ModelNotFound
 from rag.llm.base import ChatStream, LLMBackend, Message, Usage, parse_json_reply
-from rag.tokens import llama3_token_count
+from rag.tokens import LLAMA3_TEMPLATE, ChatTemplateCost, chat_token_count, llama3_token_count
 
-# A prompt that comes back this much shorter than sent, while filling most of the window, was cut.
+# Quire counts with the Llama-3 tokenizer; another model's tokenizer may count a few percent
+# fewer tokens for the same text, so a shortfall within this margin is not even questioned.
 TRUNCATION_TOLERANCE = 0.9
+TRUNCATION_SLACK_TOKENS = 8
+RECENT_PROMPTS = 8  # Ollama keeps one cache per parallel slot (OLLAMA_NUM_PARALLEL)
+
+
+class RecentPrompts:
+    """The last chats sent to one model, to tell a KV-cache hit from a cut prompt."""
+
+    def __init__(self, size: int = RECENT_PROMPTS):
+        self._chats: deque[tuple[Message, ...]] = deque(maxlen=size)
+
+    def remember(self, messages: list[Message]) -> None:
+        self._chats.append(tuple(dict(m) for m in messages))
+
+    def shared_prefix_tokens(
+        self, messages: list[Message], count: Callable[[str], int], template: ChatTemplateCost
+    ) -> int:
+        """The most prompt tokens the server may have cached from a recent chat with the same start."""
+        return max((_common_prefix_tokens(messages, old, count, template) for old in self._chats), default=0)
+
+
+def _common_prefix_tokens(
+    new: list[Message], old: tuple[Message, ...], count: Callable[[str], int], template: ChatTemplateCost
+) -> int:
+    tokens = 1  # begin-of-text
+    for a, b in zip(new, old, strict=False):
+        if a["role"] != b["role"]:
+            break
+        if a["content"] != b["content"]:
+            return tokens + count(os.path.commonprefix([a["content"], b["content"]]))
+        tokens += count(a["content"]) + template.per_message
+    return tokens
+
+
+def _same_model(a: str, b: str) -> bool:
+    """Ollama names without a tag mean `:latest`."""
+    return (a if ":" in a else f"{a}:latest") == (b if ":" in b else f"{b}:latest")
 
 
 class OllamaBackend(LLMBackend):
@@ -34,6 +73,7 @@ class OllamaBackend(LLMBackend):
         temperature: float = 0.0,
         timeout_s: float = 300.0,
         token_counter: Callable[[str], int] = llama3_token_count,
+        template: ChatTemplateCost = LLAMA3_TEMPLATE,
     ):
         self.host = host.rstrip("/")
         self.model = model
@@ -41,6 +81,8 @@ class OllamaBackend(LLMBackend):
         self.keep_alive = keep_alive
         self.temperature = temperature
         self._count = token_counter
+        self._template = template
+        self._recent = RecentPrompts()
         self._client = ollama.Client(host=self.host, timeout=timeout_s)
 
     # --- errors -----------------------------------------------------------------------------
@@ -53,7 +95,9 @@ class OllamaBackend(LLMBackend):
     def _translate(self, error: Exception) -> Exception:
         if isinstance(error, ollama.ResponseError):
             if error.status_code == 404 or "not found" in str(error.error).lower():
-                return ModelNotFound(f"model {self.model} is missing: run `ollama pull {self.model}`")
+                return ModelNotFound(
+                    f"model {self.model} is missing from Ollama at {self.host}: run: ollama pull {self.model}"
+                )
             return BackendUnavailable(f"Ollama at {self.host} answered with an error: {error.error}")
         if isinstance(error, ConnectionError | httpx.HTTPError | OSError):
             return self._unavailable(error)
@@ -68,8 +112,7 @@ class OllamaBackend(LLMBackend):
         return [m.model for m in listing.models if m.model]
 
     def has_model(self) -> bool:
-        wanted = self.model if ":" in self.model else f"{self.model}:latest"
-        return wanted in self.installed_models()
+        return any(_same_model(name, self.model) for name in self.installed_models())
 
     # --- calls ------------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
@@ -87,20 +130,49 @@ class OllamaBackend(LLMBackend):
             )
         return prompt_tokens
 
-    def check_not_truncated(self, sent_tokens: int, reported: int | None) -> None:
-        """Raise when Ollama evaluated far fewer prompt tokens than were sent and the window was full.
+    def count_messages(self, messages: list[Message]) -> int:
+        return chat_token_count(messages, self._count, self._template)
 
-        A prompt served from Ollama's KV cache also reports fewer tokens, but then the count is
-        small; a cut prompt reports close to the whole window.
+    def loaded_context_length(self) -> int | None:
+        """The window Ollama really loaded this model with (`/api/ps`, Ollama >= 0.9.x), if it says."""
+        try:
+            running = self._client.ps()
+        except Exception:  # noqa: BLE001 - an old or odd server: no evidence
+            return None
+        for entry in running.models:
+            if _same_model(entry.model or entry.name or "", self.model):
+                return entry.context_length or None
+        return None
+
+    def check_not_truncated(self, messages: list[Message], sent_tokens: int, reported: int | None) -> None:
+        """Raise when Ollama cut the prompt, telling a cut from a KV-cache hit.
+
+        `prompt_eval_count` counts only the tokens Ollama evaluated: a prefix reused from its
+        KV cache is not counted (old versions even omit the field), so a short count alone proves
+        nothing. Ollama cuts a prompt only when it is longer than the runner's window, and
+        `/api/ps` reports that window: when it holds the whole prompt, the shortfall was the cache.
+        Servers too old to report it are judged by the prefix shared with chats this backend sent
+        recently (the only cache it can know about).
         """
-        if reported is None or reported >= sent_tokens * TRUNCATION_TOLERANCE:
+        reusable = self._recent.shared_prefix_tokens(messages, self._count, self._template)
+        if not reported or reported >= sent_tokens * TRUNCATION_TOLERANCE - TRUNCATION_SLACK_TOKENS:
+            self._recent.remember(messages)
             return
-        if reported >= self.num_ctx * 0.5:
-            raise ContextOverflow(
-                f"Ollama evaluated only {reported} of about {sent_tokens} prompt tokens: it cut the prompt "
-                f"to fit its context window. Make sure the server honours num_ctx={self.num_ctx} "
-                f"(OLLAMA_CONTEXT_LENGTH) or lower the amount of text."
-            )
+        window = self.loaded_context_length()
+        if window is not None:
+            cut = window < sent_tokens * TRUNCATION_TOLERANCE
+        else:
+            cut = reported < (sent_tokens - reusable) * TRUNCATION_TOLERANCE - TRUNCATION_SLACK_TOKENS
+        if not cut:
+            self._recent.remember(messages)
+            return
+        seen = f"a {window}-token window" if window else "a smaller window than asked"
+        raise ContextOverflow(
+            f"Ollama evaluated only {reported} of about {sent_tokens} prompt tokens: it runs {self.model} "
+            f"with {seen} and cut the prompt, so an answer would rest on part of the text. Quire sent "
+            f"num_ctx={self.num_ctx}: make sure nothing between Quire and Ollama drops `options.num_ctx` "
+            "(a proxy, an old Ollama), or set QUIRE_LLM__NUM_CTX to the window the server really has."
+        )
 
     def _chat(self, messages: list[Message], max_tokens: int, stream: bool, fmt: Any = None) -> Any:
         try:
@@ -125,8 +197,9 @@ class OllamaBackend(LLMBackend):
                     if part.message and part.message.content:
                         yield part.message.content
                     if part.done:
-                        self.check_not_truncated(sent, part.prompt_eval_count)
-                        usage["u"] = Usage(part.prompt_eval_count or sent, part.eval_count or 0)
+                        self.check_not_truncated(messages, sent, part.prompt_eval_count)
+                        reported = part.prompt_eval_count
+                        usage["u"] = Usage(max(sent, reported or 0), part.eval_count or 0, reported)
             except (ContextOverflow, ModelNotFound, BackendUnavailable):
                 raise
             except Exception as error:  # noqa: BLE001 - the connection dropped mid-stream
@@ -134,10 +207,12 @@ class OllamaBackend(LLMBackend):
 
         return ChatStream(pieces(), lambda: usage.get("u"))
 
-    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
+    def structured(
+        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int
+    ) -> dict[str, Any]:
         sent = self._check_fits(messages, max_tokens)
         reply = self._chat(messages, max_tokens, stream=False, fmt=schema)
-        self.check_not_truncated(sent, reply.prompt_eval_count)
+        self.check_not_truncated(messages, sent, reply.prompt_eval_count)
         content = reply.message.content or ""
         try:
             return json.loads(content)
