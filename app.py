@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import logging
 
-import rag  # noqa: F401  (sets the offline switches before any model library loads)
 import streamlit as st
 
+import rag  # noqa: F401  (sets the offline switches before any model library loads)
 from rag.errors import QuireError
-
 from ui import ask, batch, clauses, library, sidebar, summaries
 
 
 def main() -> None:
-    st.set_page_config(page_title="Quire", page_icon="📜", layout="wide")
+    st.set_page_config(page_title="Quire", page_icon=":material/menu_book:", layout="wide")
     pages = [
-        st.Page(library.view, title="Library", icon="📚", url_path="library", default=True),
-        st.Page(ask.view, title="Ask", icon="💬", url_path="ask"),
-        st.Page(summaries.view, title="Summaries", icon="📝", url_path="summaries"),
-        st.Page(clauses.view, title="Clauses", icon="📋", url_path="clauses"),
-        st.Page(batch.view, title="Batch", icon="🗂️", url_path="batch"),
+        st.Page(library.view, title="Library", icon=":material/library_books:", default=True),
+        st.Page(ask.view, title="Ask", icon=":material/chat:", url_path="ask"),
+        st.Page(summaries.view, title="Summaries", icon=":material/summarize:", url_path="summaries"),
+        st.Page(clauses.view, title="Clauses", icon=":material/checklist:", url_path="clauses"),
+        st.Page(batch.view, title="Batch", icon=":material/folder_open:", url_path="batch"),
     ]
     page = st.navigation(pages)
     with st.sidebar:
-        st.title("📜 Quire")
+        st.title("Quire")
         st.caption("Private document QA for contracts. Nothing leaves this machine.")
     try:
         sidebar.render()

@@ -38,12 +38,23 @@ def ollama_status(settings: LLMSettings) -> OllamaStatus:
     try:
         models = tuple(backend.installed_models())
     except QuireError:
-        message = f"Ollama is not answering at {backend.host}: start it with `ollama serve` (or set QUIRE_LLM__OLLAMA_HOST)."
+        message = (
+            f"Ollama is not answering at {backend.host}: start it with `ollama serve` "
+            "(or set QUIRE_LLM__OLLAMA_HOST)."
+        )
         return OllamaStatus(backend.host, settings.model, False, False, (), message)
     wanted = settings.model if ":" in settings.model else f"{settings.model}:latest"
     if wanted in models:
-        return OllamaStatus(backend.host, settings.model, True, True, models, f"Ollama at {backend.host} has {settings.model}.")
-    message = f"Ollama answers at {backend.host} but {settings.model} is missing: run `ollama pull {settings.model}`."
+        return OllamaStatus(
+            backend.host,
+            settings.model,
+            True,
+            True,
+            models,
+            f"Ollama at {backend.host} has {settings.model}.",
+        )
+    message = f"Ollama answers at {backend.host} but {settings.model} is missing: "
+    message += f"run `ollama pull {settings.model}`."
     return OllamaStatus(backend.host, settings.model, True, False, models, message)
 
 

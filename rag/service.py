@@ -110,10 +110,14 @@ class Quire:
         The web app's settings sidebar switches backend, model or num_ctx without loading the
         documents or the embedding model a second time (cached_property slots are shared)."""
         shared = settings.model_copy(
-            update={"data_dir": self.settings.data_dir, "store": self.settings.store, "embed": self.settings.embed}
+            update={
+                "data_dir": self.settings.data_dir,
+                "store": self.settings.store,
+                "embed": self.settings.embed,
+            }
         )
         other = Quire(shared)
-        other.__dict__.update(store=self.store, embedder=self.embedder)
+        other.__dict__.update(store=self.store, embedder=_SharedEmbedder(self))
         return other
 
     def peek_backend_choice(self) -> BackendChoice | None:
@@ -123,3 +127,13 @@ class Quire:
     def document_pages(self, doc_id: str) -> tuple[str, tuple[PageSpan, ...]]:
         """A document's stored text and page map, to show a cited page of a text file."""
         return self.store.registry.text(doc_id), self.store.registry.pages(doc_id)
+
+
+class _SharedEmbedder:
+    """Another Quire's embedder, loaded on first use (loading costs seconds; the page must not wait)."""
+
+    def __init__(self, owner: Quire):
+        self._owner = owner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._owner.embedder, name)

@@ -18,7 +18,9 @@ from ui.pages import highlighted_html, quote_spans, render_pdf_page
 from ui.tasks import needs_password, rows_as_dicts
 from ui.uploads import forget_upload, safe_name, store_upload
 
-GOVERNING = "This Agreement shall be governed by and construed in accordance with the laws of the State of New York"
+GOVERNING = (
+    "This Agreement shall be governed by and construed in accordance with the laws of the State of New York"
+)
 
 
 # --- uploads --------------------------------------------------------------------------------
@@ -94,7 +96,9 @@ def test_jobs_report_progress_results_and_errors_to_the_journal(tmp_path: Path) 
 def test_jobs_of_a_dead_server_are_marked_interrupted(tmp_path: Path) -> None:
     journal = JobJournal(tmp_path / "jobs.sqlite3")
     job_id = journal.create("ingest", "a.pdf", {})
-    journal._write("UPDATE jobs SET owner_pid = ?, state = 'running' WHERE job_id = ?", (2**22 + 12345, job_id))
+    journal._write(
+        "UPDATE jobs SET owner_pid = ?, state = 'running' WHERE job_id = ?", (2**22 + 12345, job_id)
+    )
     JobRunner(journal)
     job = journal.get(job_id)
     assert job.state == "interrupted" and "start it again" in job.message
@@ -116,7 +120,9 @@ def test_quote_is_marked_on_the_rendered_pdf_page(tmp_path: Path) -> None:
 
 def test_quote_pieces_are_found_when_the_whole_quote_is_not() -> None:
     page = "4.1 This Agreement shall be gov-\nerned by the laws of New York. It binds successors and assigns."
-    spans = quote_spans(page, "This Agreement shall be governed by the laws of New York. It binds successors and assigns")
+    spans = quote_spans(
+        page, "This Agreement shall be governed by the laws of New York. It binds successors and assigns"
+    )
     assert [page[s:e] for s, e in spans] == ["It binds successors and assigns"]
 
 
@@ -138,7 +144,9 @@ def test_ollama_status_says_how_to_fix_a_dead_server() -> None:
 
 
 def test_rows_as_dicts_accepts_both_shapes() -> None:
-    assert rows_as_dicts([["category", "page"], ["Governing Law", 3]]) == [{"category": "Governing Law", "page": 3}]
+    assert rows_as_dicts([["category", "page"], ["Governing Law", 3]]) == [
+        {"category": "Governing Law", "page": 3}
+    ]
     assert rows_as_dicts([{"category": "x"}]) == [{"category": "x"}]
 
 

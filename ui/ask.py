@@ -22,7 +22,10 @@ EXAMPLE_QUESTION = "Which law governs this agreement?"
 
 def answer_footer(answer: Answer) -> str:
     """What the model had in view and who answered: the two facts that explain an answer's quality."""
-    return f"In view: {answer.in_view or 'nothing'} · answered by {answer.backend}:{answer.model} · num_ctx {answer.num_ctx:,}"
+    return (
+        f"In view: {answer.in_view or 'nothing'} · answered by {answer.backend}:{answer.model} "
+        f"· num_ctx {answer.num_ctx:,}"
+    )
 
 
 def chips(answer: Answer) -> list[Citation]:
@@ -44,7 +47,8 @@ def show_answer_details(turn_index: int, answer: Answer) -> None:
         columns = st.columns(min(len(found), 4))
         for i, citation in enumerate(found):
             columns[i % len(columns)].button(
-                f"📄 {citation.name} · p. {citation.page}",
+                f"{citation.name} · p. {citation.page}",
+                icon=":material/description:",
                 key=f"cite-{turn_index}-{i}",
                 on_click=open_source,
                 args=(citation,),
@@ -52,7 +56,10 @@ def show_answer_details(turn_index: int, answer: Answer) -> None:
             )
     unverified = sum(1 for c in answer.citations if not c.verified)
     if unverified:
-        st.caption(f"⚠️ {unverified} quote(s) the model gave were not found in the documents and are not shown as quotes.")
+        st.caption(
+            f":material/warning: {unverified} quote(s) the model gave were not found in the documents "
+            "and are not shown as quotes."
+        )
     st.caption(answer_footer(answer))
 
 
@@ -67,12 +74,23 @@ def render_turn(index: int, turn: dict[str, Any]) -> None:
 
 
 def scope_picker(documents: list[DocumentInfo]) -> tuple[str, ...]:
-    labels = {d.name if sum(x.name == d.name for x in documents) == 1 else f"{d.name} ({d.doc_id[:8]})": d for d in documents}
+    labels = {
+        d.name if sum(x.name == d.name for x in documents) == 1 else f"{d.name} ({d.doc_id[:8]})": d
+        for d in documents
+    }
     chosen = st.multiselect(
-        "Ask about", list(labels), key="ask_scope", placeholder="All documents", help="Leave empty to ask about every document."
+        "Ask about",
+        list(labels),
+        key="ask_scope",
+        placeholder="All documents",
+        help="Leave empty to ask about every document.",
     )
     picked = tuple(labels[c].doc_id for c in chosen)
-    what = f"{len(documents)} document{'s' if len(documents) != 1 else ''}" if not picked else f"{len(picked)} chosen"
+    what = (
+        f"{len(documents)} document{'s' if len(documents) != 1 else ''}"
+        if not picked
+        else f"{len(picked)} chosen"
+    )
     st.caption(f"Asking about {'all ' if not picked else ''}{what}.")
     return picked
 
@@ -120,7 +138,7 @@ def demo_banner(quire: Quire) -> bool:
         st.error(f"No model can answer: {error}")
         return False
     if choice.backend.is_demo:
-        st.warning(DEMO_MODEL_NOTICE, icon="🧪")
+        st.warning(DEMO_MODEL_NOTICE, icon=":material/science:")
     return True
 
 

@@ -46,7 +46,12 @@ def start_batch(settings: Settings, folder: Path, out: Path) -> None:
             cli(settings, "batch", str(folder), "--out", str(out)),
             cwd=REPO_ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-    record = {"folder": str(folder), "out": str(out), "pid": process.pid, "started": datetime.now(UTC).isoformat()}
+    record = {
+        "folder": str(folder),
+        "out": str(out),
+        "pid": process.pid,
+        "started": datetime.now(UTC).isoformat(),
+    }
     path = batches_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([record, *known_batches(settings)], indent=1), encoding="utf-8")
@@ -56,7 +61,13 @@ def start_batch(settings: Settings, folder: Path, out: Path) -> None:
 def batch_status(data_dir: str, out: str) -> dict[str, Any]:
     settings = Settings(data_dir=Path(data_dir))
     try:
-        done = subprocess.run(cli(settings, "batch", "status", out, "--json"), cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            cli(settings, "batch", "status", out, "--json"),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except subprocess.TimeoutExpired:
         return {"error": "the status command did not answer within 30 s"}
     if done.returncode != 0:
@@ -85,7 +96,13 @@ def report_files(out: Path) -> None:
         if path.suffix == ".md" and path.stem.lower().startswith("report"):
             st.markdown(path.read_text(encoding="utf-8", errors="replace"))
     for path in files:
-        st.download_button(f"⬇ {path.relative_to(out)}", path.read_bytes(), path.name, key=f"dl-{path}")
+        st.download_button(
+            str(path.relative_to(out)),
+            path.read_bytes(),
+            path.name,
+            key=f"dl-{path}",
+            icon=":material/download:",
+        )
 
 
 def view() -> None:
@@ -105,7 +122,9 @@ def view() -> None:
     if st.button("Start batch", type="primary", key="batch_start"):
         path = Path(folder).expanduser()
         if not folder or not path.is_dir():
-            st.error(f"{folder or 'nothing'} is not a folder on this machine: type the full path of a folder.")
+            st.error(
+                f"{folder or 'nothing'} is not a folder on this machine: type the full path of a folder."
+            )
         else:
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             start_batch(settings, path, settings.data_dir / "batches" / f"{path.name}-{stamp}")

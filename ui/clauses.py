@@ -47,13 +47,22 @@ def downloads(rows: list[dict[str, Any]], payload: Any, stem: str, key: str) -> 
     a, b, c = st.columns(3)
     a.download_button("Download CSV", csv_text(rows), f"{stem}.csv", "text/csv", key=f"csv-{key}")
     b.download_button("Download XLSX", xlsx_bytes(rows), f"{stem}.xlsx", key=f"xlsx-{key}")
-    c.download_button("Download JSON", json.dumps(payload, indent=2), f"{stem}.json", "application/json", key=f"json-{key}")
+    c.download_button(
+        "Download JSON", json.dumps(payload, indent=2), f"{stem}.json", "application/json", key=f"json-{key}"
+    )
 
 
 def clause_table(quire: Quire, info: DocumentInfo, job: Job) -> None:
     rows = (job.result or {}).get("rows", [])
     st.caption("Select a row to see its page with the quote highlighted.")
-    picked = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="clause_rows")
+    picked = st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="clause_rows",
+    )
     downloads(rows, (job.result or {}).get("json"), f"{info.name.rsplit('.', 1)[0]}-clauses", info.doc_id[:8])
     selected = picked.selection.rows if picked else []
     if selected:
@@ -69,7 +78,11 @@ def portfolio(jobs: list[Job]) -> list[dict[str, Any]]:
     for job in jobs:
         if job.state == "done":
             latest.setdefault(job.params["doc_id"], job)
-    return [{"document": job.title, **row} for job in latest.values() for row in (job.result or {}).get("rows", [])]
+    return [
+        {"document": job.title, **row}
+        for job in latest.values()
+        for row in (job.result or {}).get("rows", [])
+    ]
 
 
 def review_panel(quire: Quire, runner: JobRunner, documents: list[DocumentInfo]) -> None:

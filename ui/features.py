@@ -21,10 +21,15 @@ def has_batch() -> bool:
     from rag.cli import app
 
     names = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    names |= {g.name or (g.typer_instance.info.name if g.typer_instance else "") for g in app.registered_groups}
+    names |= {
+        g.name or (g.typer_instance.info.name if g.typer_instance else "") for g in app.registered_groups
+    }
     return "batch" in names
 
 
 def disabled_panel(title: str, arrives_with: str, what_it_does: str) -> None:
     """A clearly switched-off view: what it will do, and what brings it."""
-    st.info(f"**{title} arrive with {arrives_with}.** This build does not include it yet. {what_it_does}", icon="🔒")
+    st.info(
+        f"**{title} arrive with {arrives_with}.** This build does not include it yet. {what_it_does}",
+        icon=":material/lock:",
+    )

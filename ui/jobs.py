@@ -106,18 +106,19 @@ class JobJournal:
         job_id = uuid.uuid4().hex[:12]
         now = _now()
         self._write(
-            "INSERT INTO jobs VALUES (?, ?, ?, ?, 'queued', 0, 'waiting for the jobs before it', NULL, ?, ?, ?)",
+            "INSERT INTO jobs VALUES "
+            "(?, ?, ?, ?, 'queued', 0, 'waiting for the jobs before it', NULL, ?, ?, ?)",
             (job_id, kind, title, json.dumps(params), os.getpid(), now, now),
         )
         return job_id
 
     def update(self, job_id: str, state: JobState, progress: float, message: str, result: Any = None) -> None:
+        stored = None if result is None else json.dumps(result, default=str)
         self._write(
-            "UPDATE jobs SET state = ?, progress = ?, message = ?, result = COALESCE(?, result), updated_at = ? "
-            "WHERE job_id = ?",
-            (state, max(0.0, min(progress, 1.0)), message, None if result is None else json.dumps(result, default=str),
-             _now(), job_id),
-        )  # fmt: skip
+            "UPDATE jobs SET state = ?, progress = ?, message = ?, result = COALESCE(?, result), "
+            "updated_at = ? WHERE job_id = ?",
+            (state, max(0.0, min(progress, 1.0)), message, stored, _now(), job_id),
+        )
 
     def forget(self, job_id: str) -> None:
         self._write("DELETE FROM jobs WHERE job_id = ?", (job_id,))
@@ -126,7 +127,9 @@ class JobJournal:
         """Jobs whose server process has died will never finish: say so."""
         db = self._connect()
         try:
-            rows = db.execute("SELECT job_id, owner_pid FROM jobs WHERE state IN ('queued', 'running')").fetchall()
+            rows = db.execute(
+                "SELECT job_id, owner_pid FROM jobs WHERE state IN ('queued', 'running')"
+            ).fetchall()
         finally:
             db.close()
         orphans = [r["job_id"] for r in rows if r["owner_pid"] != os.getpid() and not _alive(r["owner_pid"])]

@@ -55,7 +55,9 @@ def upload_panel(quire: Quire, runner: JobRunner) -> None:
     problems = []
     for upload in files:
         if upload.size > limit:
-            problems.append(f"{upload.name} is {upload.size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB.")
+            problems.append(
+                f"{upload.name} is {upload.size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB."
+            )
         elif upload.size == 0:
             problems.append(f"{upload.name} is empty (0 bytes): nothing to read.")
         else:
@@ -80,7 +82,7 @@ def render_ingest_jobs(quire: Quire, runner: JobRunner, jobs: list[Job]) -> None
 
 def password_prompt(quire: Quire, runner: JobRunner, job: Job) -> None:
     with st.form(f"unlock-{job.job_id}", border=True):
-        st.warning(f"🔒 **{job.title}** is password-protected. Enter its password to ingest it.")
+        st.warning(f":material/lock: **{job.title}** is password-protected. Enter its password to ingest it.")
         password = st.text_input("Password", type="password", key=f"pw-{job.job_id}")
         if st.form_submit_button("Unlock and ingest") and password:
             runner.journal.forget(job.job_id)
@@ -101,7 +103,9 @@ def jobs_panel(quire: Quire, runner: JobRunner) -> None:
             if not job.active:
                 runner.journal.forget(job.job_id)
         st.rerun()
-    watch_jobs(runner.journal, "ingest", "library", lambda current: render_ingest_jobs(quire, runner, current))
+    watch_jobs(
+        runner.journal, "ingest", "library", lambda current: render_ingest_jobs(quire, runner, current)
+    )
 
 
 def documents_table(documents: list[DocumentInfo]) -> None:
@@ -130,16 +134,20 @@ def document_details(quire: Quire, runner: JobRunner, documents: list[DocumentIn
     info = names[chosen]
     kept = bool(info.path) and Path(info.path).is_file()
     st.caption(
-        f"{info.kind.upper() or 'file'} · {info.pages} pages · {info.chunks} chunks · id {info.doc_id[:12]}… · "
-        + ("original kept" if kept else "original file not available")
+        f"{info.kind.upper() or 'file'} · {info.pages} pages · {info.chunks} chunks · "
+        f"id {info.doc_id[:12]}… · " + ("original kept" if kept else "original file not available")
     )
     st.markdown(
         " ".join(f"`p{n} {QUALITY_LABELS.get(q, q)}`" for n, q in enumerate(info.page_quality, start=1)),
         help="How each page was read: text layer, OCR, or empty (no text found).",
     )
     read_again, delete = st.columns(2)
-    if read_again.button("Re-ingest", disabled=not kept, help="Read the original file again.", width="stretch"):
-        runner.submit("ingest", info.name, {"path": info.path}, reingest_work(quire, info.doc_id, Path(info.path)))
+    if read_again.button(
+        "Re-ingest", disabled=not kept, help="Read the original file again.", width="stretch"
+    ):
+        runner.submit(
+            "ingest", info.name, {"path": info.path}, reingest_work(quire, info.doc_id, Path(info.path))
+        )
         st.rerun()
     with delete.popover("Delete", width="stretch"):
         st.write(f"Delete **{info.name}** with its vectors and stored text?")
@@ -148,7 +156,9 @@ def document_details(quire: Quire, runner: JobRunner, documents: list[DocumentIn
             forget_upload(quire.settings.data_dir, info.path)
             st.toast(f"Deleted {info.name}")
             st.rerun()
-    page = st.number_input("Preview page", min_value=1, max_value=max(info.pages, 1), value=1, key=f"preview-{info.doc_id}")
+    page = st.number_input(
+        "Preview page", min_value=1, max_value=max(info.pages, 1), value=1, key=f"preview-{info.doc_id}"
+    )
     show_source(quire, SourceRef(info.doc_id, info.name, int(page)))
 
 

@@ -22,6 +22,7 @@ Box = tuple[float, float, float, float]  # left, top, right, bottom in image pix
 HIGHLIGHT_FILL = (255, 214, 0, 90)
 HIGHLIGHT_EDGE = (224, 130, 0, 255)
 RENDER_SCALE = 1.6  # 72 dpi * 1.6 ≈ 115 dpi: readable on screen, small to send
+FOCUS_MARGIN = 140.0  # pixels of context kept above and below the quote
 
 
 class PageUnavailable(Exception):
@@ -36,6 +37,14 @@ class RenderedPage:
     @property
     def highlighted(self) -> bool:
         return bool(self.boxes)
+
+    def focus(self, margin: float = FOCUS_MARGIN) -> Image.Image:
+        """The band of the page around the marked quote: a whole page shrunk into a column is unreadable."""
+        if not self.boxes:
+            return self.image
+        top = max(min(b[1] for b in self.boxes) - margin, 0)
+        bottom = min(max(b[3] for b in self.boxes) + margin, self.image.height)
+        return self.image.crop((0, int(top), self.image.width, int(bottom)))
 
 
 def quote_pieces(quote: str) -> list[str]:
@@ -61,7 +70,9 @@ def quote_spans(page_text: str, quote: str) -> list[tuple[int, int]]:
     return [s for s in found if s]
 
 
-def render_pdf_page(path: Path, page_number: int, quote: str = "", scale: float = RENDER_SCALE) -> RenderedPage:
+def render_pdf_page(
+    path: Path, page_number: int, quote: str = "", scale: float = RENDER_SCALE
+) -> RenderedPage:
     """Page `page_number` (1-based) of the PDF at `path`, with `quote` marked when it is found."""
     import pypdfium2 as pdfium
 

@@ -13,7 +13,13 @@ import streamlit as st
 from ui.jobs import Job, JobJournal
 
 POLL_SECONDS = 1.0
-STATE_ICONS = {"queued": "⏳", "running": "⚙️", "done": "✅", "failed": "❌", "interrupted": "⚠️"}
+STATE_ICONS = {
+    "queued": ":material/schedule:",
+    "running": ":material/progress_activity:",
+    "done": ":green[:material/check_circle:]",
+    "failed": ":red[:material/error:]",
+    "interrupted": ":orange[:material/warning:]",
+}
 
 
 def job_line(job: Job) -> str:

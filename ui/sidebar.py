@@ -43,7 +43,9 @@ def settings_form(prefs: dict[str, Any]) -> None:
     if st.session_state["pref_num_ctx"] not in NUM_CTX_CHOICES:
         NUM_CTX_CHOICES.append(st.session_state["pref_num_ctx"])
         NUM_CTX_CHOICES.sort()
-    st.selectbox("Backend", BACKEND_NAMES, key="pref_backend", on_change=_save, format_func=lambda n: BACKEND_HELP[n])
+    st.selectbox(
+        "Backend", BACKEND_NAMES, key="pref_backend", on_change=_save, format_func=lambda n: BACKEND_HELP[n]
+    )
     st.text_input("Model (Ollama / OpenAI-compatible)", key="pref_model", on_change=_save)
     st.select_slider("Context window (num_ctx)", NUM_CTX_CHOICES, key="pref_num_ctx", on_change=_save)
     st.caption(describe_kv_cache(int(st.session_state["pref_num_ctx"])))
@@ -76,14 +78,17 @@ def answering_line(status: OllamaStatus) -> None:
     if chosen is not None:
         st.markdown(f"Answering: **{chosen.name}** · {chosen.model} · num_ctx {chosen.num_ctx:,}")
         return
-    st.markdown("Answering: " + expected_backend(st.session_state["pref_backend"], st.session_state["pref_model"], status))
+    st.markdown(
+        "Answering: "
+        + expected_backend(st.session_state["pref_backend"], st.session_state["pref_model"], status)
+    )
 
 
 def ollama_panel(status: OllamaStatus) -> None:
     if status.ok:
-        st.success(status.message, icon="🟢")
+        st.success(status.message, icon=":material/check_circle:")
     else:
-        st.warning(status.message, icon="🟠")
+        st.warning(status.message, icon=":material/warning:")
     st.button("Check again", on_click=_recheck, key="ollama_recheck")
 
 

@@ -43,9 +43,14 @@ def show_summary(job: Job, info: DocumentInfo) -> None:
     st.markdown(result.get("markdown", ""))
     stem = info.name.rsplit(".", 1)[0]
     left, right = st.columns(2)
-    left.download_button("Download Markdown", result.get("markdown", ""), f"{stem}-summary.md", "text/markdown")
+    left.download_button(
+        "Download Markdown", result.get("markdown", ""), f"{stem}-summary.md", "text/markdown"
+    )
     right.download_button(
-        "Download JSON", json.dumps(result.get("json", {}), indent=2), f"{stem}-summary.json", "application/json"
+        "Download JSON",
+        json.dumps(result.get("json", {}), indent=2),
+        f"{stem}-summary.json",
+        "application/json",
     )
 
 
@@ -75,7 +80,8 @@ def view() -> None:
         disabled_panel(
             "Summaries",
             "the summary service (`Quire.summarize`)",
-            "It will summarise a whole contract with up to 128K tokens of context and say how much of it was covered.",
+            "It will summarise a whole contract with up to 128K tokens of context "
+            "and say how much of it was covered.",
         )
         pick_document(documents, "summary_doc", disabled=True)
         st.button("Summarise", disabled=True, key="summarise")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+from PIL import Image
 
 from rag.service import Quire
 from rag.types import Citation, DocumentInfo
@@ -19,7 +20,8 @@ from ui.pages import PageUnavailable, highlighted_html, quote_spans, render_pdf_
 
 PAGE_STYLE = (
     "white-space: pre-wrap; font-family: ui-serif, Georgia, serif; font-size: 0.92rem; line-height: 1.45; "
-    "max-height: 34rem; overflow-y: auto; padding: 0.8rem 1rem; border: 1px solid #ddd; border-radius: 0.4rem;"
+    "max-height: 34rem; overflow-y: auto; padding: 0.8rem 1rem; "
+    "border: 1px solid #ddd; border-radius: 0.4rem;"
 )
 
 
@@ -40,13 +42,17 @@ class SourceRef:
         return cls(citation.doc_id, citation.name, citation.page, quote, citation.start, citation.end)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _page_png(path: str, mtime: float, page: int, quote: str) -> tuple[bytes, int]:
-    """PNG bytes and number of marked boxes (cached: a rerun must not redraw the page)."""
-    rendered = render_pdf_page(Path(path), page, quote)
+def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    rendered.image.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue(), len(rendered.boxes)
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _page_pngs(path: str, mtime: float, page: int, quote: str) -> tuple[bytes, bytes, int]:
+    """The page, the band around the quote, and how many boxes mark it (cached: reruns must not redraw)."""
+    rendered = render_pdf_page(Path(path), page, quote)
+    return _png(rendered.image), _png(rendered.focus()), len(rendered.boxes)
 
 
 def find_document(quire: Quire, doc_id: str) -> DocumentInfo | None:
@@ -64,16 +70,36 @@ def show_source(quire: Quire, ref: SourceRef) -> None:
     original = Path(info.path) if info.path else None
     if info.kind == "pdf" and original is not None and original.is_file():
         try:
-            png, boxes = _page_png(str(original), original.stat().st_mtime, ref.page, ref.quote)
+            page_png, focus_png, boxes = _page_pngs(
+                str(original), original.stat().st_mtime, ref.page, ref.quote
+            )
         except PageUnavailable as error:
             st.info(f"The page image is not available ({error}); showing the stored text instead.")
         else:
-            note = "the quote is highlighted" if boxes else "the quote could not be placed on the drawn page"
-            st.image(png, caption=f"{info.name}, page {ref.page}: {note}" if ref.quote else f"{info.name}, page {ref.page}")
+            show_page_images(info, ref, page_png, focus_png, boxes)
             return
     elif info.kind == "pdf":
-        st.info("The original PDF is not kept for this document (ingested from the command line?); showing its stored text.")
+        st.info(
+            "The original PDF is not kept for this document (ingested from the command line?); "
+            "showing its stored text."
+        )
     show_page_text(quire, ref)
+
+
+def show_page_images(
+    info: DocumentInfo, ref: SourceRef, page_png: bytes, focus_png: bytes, boxes: int
+) -> None:
+    if not ref.quote:
+        st.image(page_png, caption=f"{info.name}, page {ref.page}")
+        return
+    if not boxes:
+        st.image(
+            page_png, caption=f"{info.name}, page {ref.page}: the quote could not be placed on the drawn page"
+        )
+        return
+    st.image(focus_png, caption=f"{info.name}, page {ref.page}: the quote is highlighted")
+    with st.expander("Whole page"):
+        st.image(page_png)
 
 
 def show_page_text(quire: Quire, ref: SourceRef) -> None:
