@@ -245,3 +245,47 @@ def test_summaries_light_up_when_the_service_has_them(app_env: Path) -> None:
     at.run()
     assert any("New York law governs" in m.value for m in at.markdown)
     assert any("all 3 pages" in c.value for c in at.caption)
+
+
+# --- ingestion jobs through the real pipeline ------------------------------------------------------
+@pytest.mark.slow
+def test_encrypted_upload_asks_for_its_password_then_ingests(settings, contract_pdf: Path) -> None:
+    from pypdf import PdfWriter
+
+    from rag.service import Quire
+    from ui.pages import PageUnavailable
+    from ui.tasks import ingest_work, reingest_work
+
+    locked = contract_pdf.with_name("locked.pdf")
+    writer = PdfWriter(clone_from=contract_pdf)
+    writer.encrypt("s3cret")
+    with locked.open("wb") as handle:
+        writer.write(handle)
+    quire = Quire(settings)
+    runner = JobRunner(JobJournal(settings.data_dir / "ui" / "jobs.sqlite3"))
+    stored = store_upload(settings.data_dir, "../locked.pdf", locked.read_bytes())
+
+    first = runner.submit("ingest", stored.name, {"path": str(stored)}, ingest_work(quire, stored))
+    assert runner.wait_idle(120)
+    job = runner.journal.get(first)
+    assert job.state == "failed" and needs_password(job.message) and quire.documents() == []
+
+    second = runner.submit("ingest", stored.name, {"path": str(stored)}, ingest_work(quire, stored, "s3cret"))
+    assert runner.wait_idle(120)
+    assert runner.journal.get(second).state == "done"
+    [info] = quire.documents()
+    assert info.pages == 3 and info.path == str(stored) and info.page_quality == ("text", "text", "text")
+    with pytest.raises(PageUnavailable):  # the viewer then shows the stored text of the page
+        render_pdf_page(stored, 3)
+
+    text, pages = quire.document_pages(info.doc_id)
+    assert "laws of the State of New York" in text[pages[2].start : pages[2].end]
+    third = runner.submit("ingest", stored.name, {}, reingest_work(quire, info.doc_id, stored))
+    assert runner.wait_idle(120)
+    job = runner.journal.get(third)
+    assert job.state == "failed" and needs_password(job.message)
+    assert quire.documents() == [info]  # a re-ingest that cannot read the file loses nothing
+    fourth = runner.submit("ingest", stored.name, {}, reingest_work(quire, info.doc_id, stored, "s3cret"))
+    assert runner.wait_idle(120)
+    assert runner.journal.get(fourth).state == "done"
+    assert [d.doc_id for d in quire.documents()] == [info.doc_id]

@@ -125,6 +125,7 @@ def test_upload_ask_and_open_the_cited_page(
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(contract))
     page.get_by_text("1 document", exact=True).wait_for(timeout=180_000)
     page.get_by_text("3 text").first.wait_for()
+    page.locator('[data-testid="stImage"] img').first.wait_for()  # the page preview
     page.screenshot(path=str(ARTIFACTS / "library.png"), full_page=True)
 
     page.goto(app_url)  # a reload keeps the library and the finished job

@@ -20,6 +20,7 @@ from ui.progress import job_line, show_progress, watch_jobs
 from ui.tasks import ingest_work, needs_password, reingest_work
 from ui.uploads import forget_upload, store_upload
 from ui.viewer import SourceRef, show_source
+from ui.widgets import pick_document
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "text"]
 QUALITY_LABELS = {"text": "text", "ocr": "OCR", "empty": "empty"}
@@ -86,7 +87,12 @@ def password_prompt(quire: Quire, runner: JobRunner, job: Job) -> None:
         password = st.text_input("Password", type="password", key=f"pw-{job.job_id}")
         if st.form_submit_button("Unlock and ingest") and password:
             runner.journal.forget(job.job_id)
-            submit_ingest(quire, runner, Path(job.params["path"]), job.title, password)
+            path = Path(job.params["path"])
+            if job.params.get("reingest_of"):
+                work = reingest_work(quire, job.params["reingest_of"], path, password)
+                runner.submit("ingest", job.title, job.params, work)
+            else:
+                submit_ingest(quire, runner, path, job.title, password)
             st.rerun()
 
 
@@ -126,28 +132,23 @@ def documents_table(documents: list[DocumentInfo]) -> None:
     )
 
 
-def document_details(quire: Quire, runner: JobRunner, documents: list[DocumentInfo]) -> None:
-    names = {f"{d.name} ({d.doc_id[:8]})": d for d in documents}
-    chosen = st.selectbox("Document", list(names), key="library_doc")
-    if chosen is None:
-        return
-    info = names[chosen]
-    kept = bool(info.path) and Path(info.path).is_file()
-    st.caption(
-        f"{info.kind.upper() or 'file'} · {info.pages} pages · {info.chunks} chunks · "
-        f"id {info.doc_id[:12]}… · " + ("original kept" if kept else "original file not available")
-    )
-    st.markdown(
-        " ".join(f"`p{n} {QUALITY_LABELS.get(q, q)}`" for n, q in enumerate(info.page_quality, start=1)),
-        help="How each page was read: text layer, OCR, or empty (no text found).",
-    )
+def page_quality_line(info: DocumentInfo, show_all_up_to: int = 40) -> str:
+    """Every page's reading for short documents; only the pages that were not plain text for long ones."""
+    pages = list(enumerate(info.page_quality, start=1))
+    if len(pages) > show_all_up_to:
+        pages = [(n, q) for n, q in pages if q != "text"]
+        if not pages:
+            return f"all {info.pages} pages read from their text layer"
+    return " ".join(f"`p{n} {QUALITY_LABELS.get(q, q)}`" for n, q in pages)
+
+
+def document_actions(quire: Quire, runner: JobRunner, info: DocumentInfo, kept: bool) -> None:
     read_again, delete = st.columns(2)
     if read_again.button(
         "Re-ingest", disabled=not kept, help="Read the original file again.", width="stretch"
     ):
-        runner.submit(
-            "ingest", info.name, {"path": info.path}, reingest_work(quire, info.doc_id, Path(info.path))
-        )
+        work = reingest_work(quire, info.doc_id, Path(info.path))
+        runner.submit("ingest", info.name, {"path": info.path, "reingest_of": info.doc_id}, work)
         st.rerun()
     with delete.popover("Delete", width="stretch"):
         st.write(f"Delete **{info.name}** with its vectors and stored text?")
@@ -156,10 +157,28 @@ def document_details(quire: Quire, runner: JobRunner, documents: list[DocumentIn
             forget_upload(quire.settings.data_dir, info.path)
             st.toast(f"Deleted {info.name}")
             st.rerun()
-    page = st.number_input(
-        "Preview page", min_value=1, max_value=max(info.pages, 1), value=1, key=f"preview-{info.doc_id}"
-    )
-    show_source(quire, SourceRef(info.doc_id, info.name, int(page)))
+
+
+def document_details(quire: Quire, runner: JobRunner, documents: list[DocumentInfo]) -> None:
+    details, preview = st.columns(2, gap="large")
+    with details:
+        info = pick_document(documents, "library_doc")
+        if info is None:
+            return
+        kept = bool(info.path) and Path(info.path).is_file()
+        st.caption(
+            f"{info.kind.upper() or 'file'} · {info.pages} pages · {info.chunks} chunks · "
+            f"id {info.doc_id[:12]}… · " + ("original kept" if kept else "original file not available")
+        )
+        st.markdown(
+            page_quality_line(info), help="How each page was read: text layer, OCR, or empty (no text found)."
+        )
+        document_actions(quire, runner, info, kept)
+    with preview:
+        page = st.number_input(
+            "Preview page", min_value=1, max_value=max(info.pages, 1), value=1, key=f"preview-{info.doc_id}"
+        )
+        show_source(quire, SourceRef(info.doc_id, info.name, int(page)))
 
 
 def view() -> None:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ingest.discover import describe
+from ingest.parse import parse_file
 from ingest.pipeline import IngestProgress
 from rag.errors import QuireError
 from rag.service import Quire
@@ -41,13 +43,18 @@ def ingest_work(quire: Quire, path: Path, password: str | None = None) -> Work:
     return work
 
 
-def reingest_work(quire: Quire, doc_id: str, path: Path) -> Work:
-    """Read a stored document again from its original file (after a parser or settings change)."""
-    ingest = ingest_work(quire, path)
+def reingest_work(quire: Quire, doc_id: str, path: Path, password: str | None = None) -> Work:
+    """Read a stored document again from its original file (after a parser or settings change).
+
+    The file is parsed before the stored copy is removed, so a file that no longer reads (gone,
+    locked, damaged) leaves the library as it was."""
+    ingest = ingest_work(quire, path, password)
 
     def work(report: Reporter) -> tuple[str, Any]:
         if not path.is_file():
             raise QuireError(f"the original file is no longer at {path}: upload it again")
+        report(0.02, "checking that the file still reads")
+        parse_file(describe(path), max_pages=quire.settings.ingest.max_pages, password=password)
         quire.remove([doc_id])
         return ingest(report)
 
