@@ -289,3 +289,41 @@ def test_encrypted_upload_asks_for_its_password_then_ingests(settings, contract_
     assert runner.wait_idle(120)
     assert runner.journal.get(fourth).state == "done"
     assert [d.doc_id for d in quire.documents()] == [info.doc_id]
+
+
+def _answer_turn_script() -> None:
+    import streamlit as st
+
+    from rag.types import Answer, Citation
+    from ui import ask
+
+    quote = "shall be governed by the laws of the State of New York"
+    answer = Answer(
+        answer=f'New York law: "{quote}" [1].',
+        citations=(
+            Citation("d" * 64, "msa.pdf", 3, 900, 954, quote, True),
+            Citation("d" * 64, "msa.pdf", 3, 900, 954, quote, True),  # the same place twice: one chip
+            Citation("d" * 64, "msa.pdf", 1, -1, -1, "an invented quote of some length", False),
+        ),
+        mode="retrieved",
+        context_tokens=700,
+        num_ctx=8192,
+        backend="llamacpp",
+        model="SmolLM2-135M-Instruct (built-in demo)",
+        in_view="2 passages from pages 1-3 of msa.pdf",
+    )
+    ask.render_turn(0, {"role": "assistant", "text": answer.answer, "answer": answer})
+    source = st.session_state.get("source")
+    if source is not None:
+        st.write(f"source: {source.name} page {source.page} quote {source.quote}")
+
+
+def test_answer_shows_one_chip_per_verified_place_and_a_chip_opens_its_page() -> None:
+    at = AppTest.from_function(_answer_turn_script, default_timeout=30).run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["msa.pdf · p. 3"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "1 quote(s) the model gave were not found" in captions
+    assert "In view: 2 passages from pages 1-3 of msa.pdf" in captions and "num_ctx 8,192" in captions
+    at.button[0].click().run()
+    assert any("source: msa.pdf page 3 quote shall be governed" in m.value for m in at.markdown)

@@ -153,7 +153,7 @@ def view() -> None:
         return
     doc_ids = scope_picker(documents)
     question = st.chat_input(f"Ask about your documents, e.g. {EXAMPLE_QUESTION}")
-    chat, source = st.columns([3, 2], gap="large")
+    chat, source = st.columns([5, 4], gap="large")
     history: list[dict[str, Any]] = st.session_state.setdefault("history", [])
     with chat:
         for index, turn in enumerate(history):

@@ -42,9 +42,11 @@ class RenderedPage:
         """The band of the page around the marked quote: a whole page shrunk into a column is unreadable."""
         if not self.boxes:
             return self.image
+        left = max(min(b[0] for b in self.boxes) - margin / 3, 0)
         top = max(min(b[1] for b in self.boxes) - margin, 0)
+        right = min(max(b[2] for b in self.boxes) + margin / 3, self.image.width)
         bottom = min(max(b[3] for b in self.boxes) + margin, self.image.height)
-        return self.image.crop((0, int(top), self.image.width, int(bottom)))
+        return self.image.crop((int(left), int(top), int(right), int(bottom)))
 
 
 def quote_pieces(quote: str) -> list[str]:

@@ -65,7 +65,7 @@ def expected_backend(backend: str, model: str, status: OllamaStatus) -> str:
     if backend == "auto":
         if status.ok:
             return f"Ollama · {model}"
-        return "the built-in demo model (SmolLM2-135M): " + status.message
+        return "the built-in demo model (SmolLM2-135M), because Ollama is not ready (see below)"
     if backend == "llamacpp":
         return "the embedded llama.cpp model (QUIRE_LLM__MODEL_PATH, else the built-in demo model)"
     if backend == "ollama":
