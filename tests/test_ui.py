@@ -15,7 +15,7 @@ from rag.settings import LLMSettings
 from tests.conftest import CONTRACT_TEXT, REPO_ROOT, make_pdf
 from ui.jobs import JobFailed, JobJournal, JobRunner
 from ui.pages import highlighted_html, quote_spans, render_pdf_page
-from ui.tasks import needs_password, rows_as_dicts
+from ui.tasks import needs_password
 from ui.uploads import forget_upload, safe_name, store_upload
 
 GOVERNING = (
@@ -143,13 +143,6 @@ def test_ollama_status_says_how_to_fix_a_dead_server() -> None:
     assert not status.reachable and "ollama serve" in status.message
 
 
-def test_rows_as_dicts_accepts_both_shapes() -> None:
-    assert rows_as_dicts([["category", "page"], ["Governing Law", 3]]) == [
-        {"category": "Governing Law", "page": 3}
-    ]
-    assert rows_as_dicts([{"category": "x"}]) == [{"category": "x"}]
-
-
 # --- views (AppTest) -----------------------------------------------------------------------------
 @pytest.fixture
 def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -217,7 +210,8 @@ def _summaries_lit_script() -> None:
         markdown: str
 
         def to_json(self) -> dict:
-            return {"coverage": "all 3 pages", "markdown": self.markdown}
+            coverage = {"pages": [1, 2, 3], "total_pages": 3, "complete": True, "line": "all 3 pages (1-3)"}
+            return {"coverage": coverage, "quotes": [], "markdown": self.markdown}
 
     class WithSummaries(Quire):
         def documents(self) -> list[DocumentInfo]:
@@ -244,7 +238,7 @@ def test_summaries_light_up_when_the_service_has_them(app_env: Path) -> None:
     state.runner().wait_idle(20)
     at.run()
     assert any("New York law governs" in m.value for m in at.markdown)
-    assert any("all 3 pages" in c.value for c in at.caption)
+    assert any("Coverage: all 3 pages (1-3)" in c.value for c in at.caption)
 
 
 # --- ingestion jobs through the real pipeline ------------------------------------------------------

@@ -1,11 +1,13 @@
-"""Clauses: the 41 CUAD categories for one contract (status, quote, page), downloads, and the
-portfolio table across every reviewed contract. Reviews run in the background."""
+"""Clauses: the 41 CUAD categories for one contract (status, value, quote, page), downloads, and
+the portfolio table across every reviewed contract. Reviews run in the background; the files
+are written by `rag.portfolio`, so the web app, the CLI and the batch report give the same table."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -20,69 +22,90 @@ from ui.tasks import clauses_work
 from ui.viewer import SourceRef, show_source
 from ui.widgets import pick_document
 
-
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+TABLE_COLUMNS = ("category", "status", "value", "pages", "quote", "note")
 
 
-def xlsx_bytes(rows: list[dict[str, Any]]) -> bytes:
-    import pandas as pd
-
-    buffer = io.BytesIO()
-    pd.DataFrame(rows).to_excel(buffer, index=False, sheet_name="clauses")
-    return buffer.getvalue()
-
-
-def field(row: dict[str, Any], name: str) -> Any:
-    """A row value by column name, whatever its case."""
-    return next((v for k, v in row.items() if str(k).lower() == name), None)
+def written(
+    writer: Callable[[Sequence[dict[str, str]], Path], Path], rows: list[dict[str, str]], suffix: str
+) -> bytes:
+    """The bytes a `rag.portfolio` writer produces for `rows`."""
+    with tempfile.TemporaryDirectory() as folder:
+        return writer(rows, Path(folder) / f"table{suffix}").read_bytes()
 
 
-def downloads(rows: list[dict[str, Any]], payload: Any, stem: str, key: str) -> None:
+def downloads(rows: list[dict[str, str]], payload: Any, stem: str, key: str) -> None:
+    from rag.portfolio import write_csv, write_xlsx  # present once clause review lands
+
     a, b, c = st.columns(3)
-    a.download_button("Download CSV", csv_text(rows), f"{stem}.csv", "text/csv", key=f"csv-{key}")
-    b.download_button("Download XLSX", xlsx_bytes(rows), f"{stem}.xlsx", key=f"xlsx-{key}")
+    a.download_button(
+        "Download CSV", written(write_csv, rows, ".csv"), f"{stem}.csv", "text/csv", key=f"csv-{key}"
+    )
+    b.download_button("Download XLSX", written(write_xlsx, rows, ".xlsx"), f"{stem}.xlsx", key=f"xlsx-{key}")
     c.download_button(
         "Download JSON", json.dumps(payload, indent=2), f"{stem}.json", "application/json", key=f"json-{key}"
     )
 
 
+def first_quote(report: dict[str, Any], index: int) -> SourceRef | None:
+    """Where the finding in row `index` was quoted from, to open that page."""
+    findings = report.get("findings", [])
+    quotes = findings[index].get("quotes", []) if index < len(findings) else []
+    if not quotes:
+        return None
+    quote = quotes[0]
+    return SourceRef(
+        report["doc_id"], report["name"], int(quote["page"]), quote["text"], quote["start"], quote["end"]
+    )
+
+
 def clause_table(quire: Quire, info: DocumentInfo, job: Job) -> None:
-    rows = (job.result or {}).get("rows", [])
-    st.caption("Select a row to see its page with the quote highlighted.")
+    result = job.result or {}
+    rows, report = result.get("rows", []), result.get("json", {})
+    counts = report.get("counts", {})
+    st.caption(
+        " · ".join(f"{v} {k}" for k, v in counts.items())
+        + f" · answered by {report.get('backend', '?')}:{report.get('model', '?')}"
+    )
+    table = [{k: row.get(k, "") for k in TABLE_COLUMNS} for row in rows]
     picked = st.dataframe(
-        rows,
+        table,
         hide_index=True,
         width="stretch",
         on_select="rerun",
         selection_mode="single-row",
         key="clause_rows",
     )
-    downloads(rows, (job.result or {}).get("json"), f"{info.name.rsplit('.', 1)[0]}-clauses", info.doc_id[:8])
+    downloads(rows, report, f"{info.name.rsplit('.', 1)[0]}-clauses", info.doc_id[:8])
     selected = picked.selection.rows if picked else []
-    if selected:
-        row = rows[selected[0]]
-        page = field(row, "page")
-        if page not in (None, ""):
-            show_source(quire, SourceRef(info.doc_id, info.name, int(page), str(field(row, "quote") or "")))
+    if not selected:
+        st.caption("Select a row to see its page with the quote highlighted.")
+        return
+    ref = first_quote(report, selected[0])
+    if ref is None:
+        st.caption("No quote for this category.")
+    else:
+        show_source(quire, ref)
 
 
-def portfolio(jobs: list[Job]) -> list[dict[str, Any]]:
+def portfolio(jobs: list[Job]) -> list[dict[str, str]]:
     """Every document's latest finished review, one row per (document, category)."""
     latest: dict[str, Job] = {}
     for job in jobs:
         if job.state == "done":
             latest.setdefault(job.params["doc_id"], job)
-    return [
-        {"document": job.title, **row}
-        for job in latest.values()
-        for row in (job.result or {}).get("rows", [])
-    ]
+    return [row for job in latest.values() for row in (job.result or {}).get("rows", [])]
+
+
+def portfolio_panel(jobs: list[Job]) -> None:
+    from rag.portfolio import matrix
+
+    rows = portfolio(jobs)
+    if not rows:
+        return
+    st.markdown("##### Portfolio")
+    header, body = matrix(rows)
+    st.dataframe([dict(zip(header, line, strict=False)) for line in body], hide_index=True, width="stretch")
+    downloads(rows, rows, "portfolio-clauses", "portfolio")
 
 
 def review_panel(quire: Quire, runner: JobRunner, documents: list[DocumentInfo]) -> None:
@@ -103,11 +126,7 @@ def review_panel(quire: Quire, runner: JobRunner, documents: list[DocumentInfo])
             st.error(f"The clause review of {info.name} failed: {job.message}")
         else:
             clause_table(quire, info, job)
-        rows = portfolio(jobs)
-        if rows:
-            st.markdown("##### Portfolio")
-            st.dataframe(rows, hide_index=True, width="stretch")
-            downloads(rows, rows, "portfolio-clauses", "portfolio")
+        portfolio_panel(jobs)
 
     watch_jobs(runner.journal, "clauses", "clauses", render, limit=200)
 

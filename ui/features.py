@@ -3,6 +3,8 @@ panel saying what brings it; once the method exists the same view lights up, wit
 
 from __future__ import annotations
 
+import importlib.util
+
 import streamlit as st
 
 from rag.service import Quire
@@ -17,7 +19,10 @@ def has_clause_review(quire: Quire) -> bool:
 
 
 def has_batch() -> bool:
-    """True when the command line has a `batch` command (jobs run in their own process)."""
+    """True when the command line has a `batch` command (jobs run in their own process) and the
+    journal reader the page polls."""
+    if importlib.util.find_spec("rag.batch") is None:
+        return False
     from rag.cli import app
 
     names = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import streamlit as st
 
@@ -13,6 +14,7 @@ from ui.features import disabled_panel, has_summaries
 from ui.jobs import Job, JobRunner
 from ui.progress import show_progress, watch_jobs
 from ui.tasks import summary_work
+from ui.viewer import SourceRef, show_source
 from ui.widgets import pick_document
 
 
@@ -20,13 +22,37 @@ def latest_for(jobs: list[Job], doc_id: str) -> Job | None:
     return next((j for j in jobs if j.params.get("doc_id") == doc_id), None)
 
 
-def coverage_line(summary_json: dict) -> str:
-    coverage = summary_json.get("coverage") if isinstance(summary_json, dict) else None
-    if coverage is None:
+def coverage_line(summary_json: dict[str, Any]) -> str:
+    """ "all 12 pages (1-12); sections: …", with a warning mark when pages with text were left out."""
+    coverage = summary_json.get("coverage") or {}
+    if not coverage:
         return ""
-    if isinstance(coverage, dict):
-        return " · ".join(f"{k}: {v}" for k, v in coverage.items())
-    return str(coverage)
+    line = str(coverage.get("line", ""))
+    return line if coverage.get("complete", True) else f":orange[:material/warning:] incomplete: {line}"
+
+
+def quote_chips(info: DocumentInfo, summary_json: dict[str, Any]) -> None:
+    """The summary's verified quotes as page chips; a click shows the page with the quote marked."""
+    quotes = summary_json.get("quotes") or []
+    if not quotes:
+        return
+    st.caption("Quoted in the summary:")
+    columns = st.columns(min(len(quotes), 4))
+    for i, quote in enumerate(quotes):
+        ref = SourceRef(
+            info.doc_id, info.name, int(quote["page"]), quote["quote"], quote["start"], quote["end"]
+        )
+        columns[i % len(columns)].button(
+            f"p. {ref.page}",
+            key=f"summary-quote-{i}",
+            icon=":material/description:",
+            help=f"“{ref.quote[:200]}”",
+            on_click=st.session_state.__setitem__,
+            args=("summary_source", ref),
+        )
+    ref = st.session_state.get("summary_source")
+    if ref is not None and ref.doc_id == info.doc_id:
+        show_source(state.service(), ref)
 
 
 def show_summary(job: Job, info: DocumentInfo) -> None:
@@ -37,10 +63,12 @@ def show_summary(job: Job, info: DocumentInfo) -> None:
         st.error(f"The summary of {info.name} failed: {job.message}")
         return
     result = job.result or {}
-    line = coverage_line(result.get("json", {}))
+    summary_json = result.get("json", {})
+    line = coverage_line(summary_json)
     if line:
         st.caption(f"Coverage: {line}")
     st.markdown(result.get("markdown", ""))
+    quote_chips(info, summary_json)
     stem = info.name.rsplit(".", 1)[0]
     left, right = st.columns(2)
     left.download_button(

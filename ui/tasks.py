@@ -7,7 +7,6 @@ service has them, which the views check first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,16 +72,14 @@ def summary_work(quire: Quire, doc_id: str) -> Work:
 def clauses_work(quire: Quire, doc_id: str) -> Work:
     def work(report: Reporter) -> tuple[str, Any]:
         report(0.05, "reviewing the 41 clause categories")
-        review = quire.review_clauses(doc_id)  # type: ignore[attr-defined]  # present once clause review lands
-        return "clause review ready", {"json": review.to_json(), "rows": rows_as_dicts(review.csv_rows())}
+        groups = 0
+
+        def on_group(_group: Any) -> None:
+            nonlocal groups
+            groups += 1
+            report(0.05, f"reviewing the 41 clause categories: {groups} group(s) of categories done")
+
+        review = quire.review_clauses(doc_id, on_group=on_group)  # type: ignore[attr-defined]  # lands with clauses
+        return "clause review ready", {"json": review.to_json(), "rows": review.csv_rows()}
 
     return work
-
-
-def rows_as_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """Table rows as dicts, whether they come as dicts or as a header row followed by value rows."""
-    rows = list(rows)
-    if not rows or isinstance(rows[0], dict):
-        return [dict(r) for r in rows]
-    header, *values = rows
-    return [dict(zip(header, row, strict=False)) for row in values]
