@@ -109,11 +109,18 @@ def portfolio_panel(jobs: list[Job]) -> None:
 
 
 def review_panel(quire: Quire, runner: JobRunner, documents: list[DocumentInfo]) -> None:
+    from rag.categories import load_catalogue
+
     info = pick_document(documents, "clauses_doc")
     if info is None:
         return
+    names = load_catalogue(quire.settings.clauses.extra_categories).names()
+    chosen = st.multiselect(
+        "Categories", names, key="clause_categories", placeholder=f"All {len(names)} categories"
+    )
     if st.button("Review clauses", type="primary", key="review"):
-        runner.submit("clauses", info.name, {"doc_id": info.doc_id}, clauses_work(quire, info.doc_id))
+        work = clauses_work(quire, info.doc_id, chosen or None)
+        runner.submit("clauses", info.name, {"doc_id": info.doc_id, "categories": chosen}, work)
         st.rerun()
 
     def render(jobs: list[Job]) -> None:

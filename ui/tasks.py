@@ -69,17 +69,22 @@ def summary_work(quire: Quire, doc_id: str) -> Work:
     return work
 
 
-def clauses_work(quire: Quire, doc_id: str) -> Work:
+def clauses_work(quire: Quire, doc_id: str, categories: list[str] | None = None) -> Work:
+    """Review all categories, or the chosen ones; one model call per group of related categories."""
+
     def work(report: Reporter) -> tuple[str, Any]:
-        report(0.05, "reviewing the 41 clause categories")
-        groups = 0
+        from rag.categories import load_catalogue  # present once clause review lands
+
+        total = len(load_catalogue(quire.settings.clauses.extra_categories).select(categories).groups)
+        done = 0
+        report(0.02, f"reviewing clauses: 0 of {total} groups of categories")
 
         def on_group(_group: Any) -> None:
-            nonlocal groups
-            groups += 1
-            report(0.05, f"reviewing the 41 clause categories: {groups} group(s) of categories done")
+            nonlocal done
+            done += 1
+            report(done / max(total, 1), f"reviewing clauses: {done} of {total} groups of categories")
 
-        review = quire.review_clauses(doc_id, on_group=on_group)  # type: ignore[attr-defined]  # lands with clauses
+        review = quire.review_clauses(doc_id, categories, on_group=on_group)  # type: ignore[attr-defined]
         return "clause review ready", {"json": review.to_json(), "rows": review.csv_rows()}
 
     return work
