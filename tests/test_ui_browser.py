@@ -64,6 +64,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "QUIRE_DATA_DIR": str(data_dir),
         "QUIRE_LLM__OLLAMA_HOST": "http://127.0.0.1:9",
         "QUIRE_LLM__NUM_CTX": "8192",
+        # small clause-review calls: the demo model reads ~250 prompt tokens a second on two cores
+        "QUIRE_CLAUSES__CALL_TOKENS": "1500",
+        "QUIRE_CLAUSES__RETRIEVED_PER_CATEGORY": "2",
     }
     log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("wb")
     server = subprocess.Popen(
