@@ -211,7 +211,8 @@ def _summaries_lit_script() -> None:
 
         def to_json(self) -> dict:
             coverage = {"pages": [1, 2, 3], "total_pages": 3, "complete": True, "line": "all 3 pages (1-3)"}
-            return {"coverage": coverage, "quotes": [], "markdown": self.markdown}
+            quote = {"quote": "governed by the laws of New York", "page": 3, "start": 10, "end": 42}
+            return {"coverage": coverage, "quotes": [quote], "markdown": self.markdown}
 
     class WithSummaries(Quire):
         def documents(self) -> list[DocumentInfo]:
@@ -239,6 +240,8 @@ def test_summaries_light_up_when_the_service_has_them(app_env: Path) -> None:
     at.run()
     assert any("New York law governs" in m.value for m in at.markdown)
     assert any("Coverage: all 3 pages (1-3)" in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "p. 3").click().run()  # the quote chip opens its page
+    assert any("page 3 of 3" in m.value for m in at.markdown)
 
 
 # --- ingestion jobs through the real pipeline ------------------------------------------------------
