@@ -23,10 +23,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# System packages: Chromium for the browser tests, Tesseract and poppler for OCR.
+# System packages: Chromium for the browser tests, Tesseract and poppler for OCR, docker-compose to
+# validate docker-compose.yml (no Docker engine needed).
 sysdeps:
 	@missing=""; \
-	for bin in chromium:chromium tesseract:tesseract-ocr pdftoppm:poppler-utils; do \
+	for bin in chromium:chromium tesseract:tesseract-ocr pdftoppm:poppler-utils strace:strace docker-compose:docker-compose; do \
 	  command -v $${bin%%:*} >/dev/null || missing="$$missing $${bin##*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \

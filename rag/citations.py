@@ -71,7 +71,7 @@ class CitationFinder:
 
 def _stems(text: str) -> set[str]:
     """Crude stems (first five letters) so that "governs" meets "governed"."""
-    return {w[:5] for w in WORD.findall(text.lower()) if w not in STOPWORDS}
+    return {w.rstrip("s")[:5] for w in WORD.findall(text.lower()) if w not in STOPWORDS}
 
 
 def best_sentence(passage_text: str, question: str, answer: str = "") -> str:

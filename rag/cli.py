@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ingest.pipeline import IngestProgress
+from rag.auth import require_password_for
 from rag.errors import QuireError
 from rag.llm.base import DEMO_MODEL_NOTICE
 from rag.settings import Settings
@@ -46,8 +46,12 @@ class State:
 @app.callback()
 def main_options(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Overrides QUIRE_DATA_DIR.")] = None,
+    workspace: Annotated[str | None, typer.Option("--workspace", help="Overrides QUIRE_WORKSPACE.")] = None,
 ) -> None:
-    State.settings = Settings().with_data_dir(data_dir)
+    settings = Settings().with_data_dir(data_dir)
+    if workspace:
+        settings = Settings.model_validate({**settings.model_dump(), "workspace": workspace})
+    State.settings = settings
     State._service = None
 
 
@@ -235,17 +239,23 @@ def serve(
 ) -> None:
     """Start the web app."""
     settings = State.settings or Settings()
+    bind = host or settings.server.host
+    try:
+        require_password_for(bind, settings.auth.password)
+    except QuireError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
     app_file = Path(__file__).resolve().parent.parent / "app.py"
-    env = {**os.environ, "QUIRE_DATA_DIR": str(settings.data_dir.resolve())}
+    env = {**os.environ, "QUIRE_DATA_DIR": str(settings.data_dir.resolve()), "QUIRE_WORKSPACE": settings.workspace}
     command = [
         sys.executable, "-m", "streamlit", "run", str(app_file),
-        "--server.address", host or settings.server.host,
+        "--server.address", bind,
         "--server.port", str(port or settings.server.port),
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    err.print(f"Quire is starting on http://{host or settings.server.host}:{port or settings.server.port}")
-    raise typer.Exit(subprocess.call(command, env=env))
+    err.print(f"Quire is starting on http://{bind}:{port or settings.server.port}")
+    os.execve(sys.executable, command, env)  # streamlit takes this process over: signals reach it directly
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from rag.errors import QuireError
@@ -48,3 +49,9 @@ class Embedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed([text])[0]
+
+
+@lru_cache(maxsize=4)
+def shared_embedder(model_path: Path | None = None, batch_size: int = 64) -> Embedder:
+    """One loaded model per process: the app, the CLI and the tests all reuse it."""
+    return Embedder(model_path, batch_size)

@@ -29,3 +29,7 @@ class IngestError(QuireError):
 
 class DocumentNotFound(QuireError):
     """A document id or name that is not in the store."""
+
+
+class StoreUnavailable(QuireError):
+    """The Chroma server (server mode) does not answer."""

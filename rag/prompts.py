@@ -23,8 +23,13 @@ def passage_label(number: int, passage: Passage) -> str:
     return f"[{number}] {passage.name}, {pages}"
 
 
+def fenced(text: str) -> str:
+    """Document text with anything that looks like our fence defused, so it cannot close it."""
+    return text.replace("<sources>", "<sources\u200b>").replace("</sources>", "</sources\u200b>")
+
+
 def sources_block(passages: list[Passage] | tuple[Passage, ...]) -> str:
-    body = "\n\n".join(f"{passage_label(i, p)}\n{p.text}" for i, p in enumerate(passages, start=1))
+    body = "\n\n".join(f"{passage_label(i, p)}\n{fenced(p.text)}" for i, p in enumerate(passages, start=1))
     return f"<sources>\n{body}\n</sources>"
 
 

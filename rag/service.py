@@ -13,7 +13,7 @@ from typing import Any
 
 from ingest.pipeline import IngestProgress, IngestReport, ingest_paths
 from rag.answer import AnswerRequest, stream_answer
-from rag.embed import Embedder
+from rag.embed import Embedder, shared_embedder
 from rag.llm.base import DEMO_MODEL_NOTICE
 from rag.llm.registry import BackendChoice, choose_backend
 from rag.retrieve import Retriever
@@ -35,7 +35,7 @@ class Quire:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.settings.embed.model_path, self.settings.embed.batch_size)
+        return shared_embedder(self.settings.embed.model_path, self.settings.embed.batch_size)
 
     @cached_property
     def retriever(self) -> Retriever:

@@ -6,21 +6,47 @@ each component its own settings without touching the environment.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MAX_NUM_CTX = 131072
 
 
 def _ollama_host_default() -> str:
-    """Ollama's own variable, so a machine already set up for Ollama needs nothing more."""
-    host = os.environ.get("OLLAMA_HOST", "").strip() or "http://127.0.0.1:11434"
-    return host if "://" in host else f"http://{host}"
+    """Ollama's own variable, so a machine already set up for Ollama needs nothing more.
+
+    Read as Ollama reads it: without a scheme it is http on port 11434 (`gpu-box` means
+    http://gpu-box:11434), with one the scheme's own port applies.
+    """
+    host = os.environ.get("OLLAMA_HOST", "").strip() or "127.0.0.1:11434"
+    if "://" in host:
+        return host
+    url = urlsplit(f"http://{host}")
+    return f"http://{host}" if url.port else f"http://{url.netloc}:11434{url.path}"
+
+
+class Endpoint(BaseModel):
+    """One LLM server of several; `concurrency` overrides `endpoint_concurrency` for a bigger box."""
+
+    url: str
+    concurrency: int | None = Field(None, ge=1)
+
+
+def _parse_endpoints(value: Any) -> Any:
+    """Accept `URL,URL` as well as a JSON list of URLs or of {"url", "concurrency"} objects."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else [p for p in text.split(",") if p.strip()]
+    if isinstance(value, list):
+        return [{"url": item.strip()} if isinstance(item, str) else item for item in value]
+    return value
 
 
 class LLMSettings(BaseModel):
@@ -43,6 +69,17 @@ class LLMSettings(BaseModel):
         "http://127.0.0.1:8000/v1", description="Base URL of an OpenAI-compatible server (vLLM, llama.cpp)."
     )
     openai_api_key: str = Field("not-needed", description="API key sent to the OpenAI-compatible server.")
+    endpoints: Annotated[list[Endpoint], NoDecode] = Field(
+        default_factory=list,
+        description="Several servers for the `openai` or `ollama` backend, spread over and skipped while "
+        'they fail: `URL,URL` or JSON `[{"url": URL, "concurrency": 8}]`. Empty: the single address above.',
+    )
+    endpoint_concurrency: int = Field(
+        4, ge=1, description="Requests in flight per endpoint (match the server's `OLLAMA_NUM_PARALLEL`)."
+    )
+    endpoint_retry_s: float = Field(
+        30.0, gt=0, description="Seconds a failing endpoint sits out before it is tried again."
+    )
     num_ctx: int = Field(
         16384,
         ge=512,
@@ -54,6 +91,8 @@ class LLMSettings(BaseModel):
     keep_alive: str = Field("30m", description="How long Ollama keeps the model loaded after a call.")
     timeout_s: float = Field(300.0, gt=0, description="Seconds to wait for one LLM call.")
     threads: int = Field(0, ge=0, description="CPU threads for the embedded model; 0 means all cores.")
+
+    _split_endpoints = field_validator("endpoints", mode="before")(_parse_endpoints)
 
 
 class EmbedSettings(BaseModel):
@@ -72,6 +111,7 @@ class StoreSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Chroma server host (server mode).")
     port: int = Field(8000, description="Chroma server port (server mode).")
     auth_token: str = Field("", description="Bearer token for the Chroma server, if it asks for one.")
+    ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server (server mode over a network).")
     collection: str = Field("quire", description="Chroma collection name.")
 
 
@@ -92,18 +132,44 @@ class ServerSettings(BaseModel):
     port: int = Field(8501, description="Port of the web app.")
 
 
+class AuthSettings(BaseModel):
+    password: str = Field(
+        "", description="Password for the web app; required when it binds to an address other than 127.0.0.1."
+    )
+    max_failures: int = Field(5, ge=1, description="Failed logins before a lockout.")
+    lockout_seconds: float = Field(300.0, gt=0, description="How long a lockout lasts.")
+
+
 class Settings(BaseSettings):
     """Every knob Quire has. README's configuration table is checked against this by a test."""
 
     model_config = SettingsConfigDict(env_prefix="QUIRE_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Field(Path("data"), description="Where Quire keeps its vectors, registry and journals.")
+    workspace: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Workspace name: each has its own collection, registry and outputs, invisible to the others.",
+    )
     llm: LLMSettings = Field(default_factory=LLMSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @property
+    def state_dir(self) -> Path:
+        """Where this workspace's state lives; the default workspace uses the data dir itself."""
+        if self.workspace == "default":
+            return self.data_dir
+        return self.data_dir / "workspaces" / self.workspace
+
+    @property
+    def collection_name(self) -> str:
+        base = self.store.collection
+        return base if self.workspace == "default" else f"{base}-{self.workspace}"
 
     def with_data_dir(self, data_dir: Path | None) -> Settings:
         return self if data_dir is None else self.model_copy(update={"data_dir": data_dir})
@@ -117,3 +183,39 @@ def iter_env_fields(model: type[BaseModel] = Settings, prefix: str = "QUIRE_") -
             yield from iter_env_fields(annotation, f"{prefix}{name.upper()}__")
         else:
             yield f"{prefix}{name.upper()}", field
+
+
+def _default_text(field: Any) -> str:
+    if field.default_factory is not None:
+        return "(see description)"
+    default = field.default
+    return "" if default is None else str(default.as_posix() if isinstance(default, Path) else default)
+
+
+def settings_table_markdown() -> str:
+    """The README configuration table, generated from the fields so the two cannot drift apart."""
+    rows = ["| variable | default | description |", "|---|---|---|"]
+    for env_name, field in iter_env_fields():
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{env_name}` | `{_default_text(field)}` | {description} |")
+    return "\n".join(rows)
+
+
+TABLE_START, TABLE_END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
+
+
+def readme_with_table(readme: str) -> str:
+    """README text with the configuration table between its markers replaced by the generated one."""
+    head, rest = readme.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    return f"{head}{TABLE_START}\n{settings_table_markdown()}\n{TABLE_END}{tail}"
+
+
+if __name__ == "__main__":  # `python -m rag.settings README.md` rewrites the table in place
+    import sys
+
+    if len(sys.argv) > 1:
+        target = Path(sys.argv[1])
+        target.write_text(readme_with_table(target.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(settings_table_markdown())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import DocumentNotFound, QuireError
+from rag.errors import DocumentNotFound, StoreUnavailable
 from rag.registry import Registry
 from rag.settings import Settings, StoreSettings
 from rag.types import Chunk, DocumentInfo, ParsedDocument
@@ -36,11 +36,14 @@ def chroma_client(store: StoreSettings, data_dir: Path) -> Any:
     if store.mode == "server":
         headers = {"Authorization": f"Bearer {store.auth_token}"} if store.auth_token else None
         try:
-            return chromadb.HttpClient(host=store.host, port=store.port, settings=chroma_settings, headers=headers)
+            return chromadb.HttpClient(
+                host=store.host, port=store.port, ssl=store.ssl, headers=headers, settings=chroma_settings
+            )
         except Exception as error:  # noqa: BLE001
-            raise QuireError(
-                f"Chroma server at {store.host}:{store.port} is not answering: start it (`chroma run`) "
-                f"or set QUIRE_STORE__MODE=embedded ({error})"
+            raise StoreUnavailable(
+                f"Chroma server at {store.host}:{store.port} is not answering: start it (`chroma run --host "
+                f"{store.host} --port {store.port}`), check QUIRE_STORE__HOST/QUIRE_STORE__PORT, or set "
+                f"QUIRE_STORE__MODE=embedded ({error})"
             ) from error
     path = data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
@@ -50,10 +53,10 @@ def chroma_client(store: StoreSettings, data_dir: Path) -> Any:
 class Store:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.registry = Registry(settings.data_dir / "registry.sqlite3")
-        self._client = chroma_client(settings.store, settings.data_dir)
+        self.registry = Registry(settings.state_dir / "registry.sqlite3")
+        self._client = chroma_client(settings.store, settings.state_dir)
         self._collection = self._client.get_or_create_collection(
-            name=settings.store.collection, metadata={"hnsw:space": "cosine"}, embedding_function=None
+            name=settings.collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self.sweep_unfinished()
 

@@ -15,6 +15,7 @@ import pytest
 
 import rag  # noqa: F401  (offline switches first)
 from rag.settings import Settings
+from tests.servers import chroma_server, llama_server  # noqa: F401  (session-scoped real servers)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("QUIRE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

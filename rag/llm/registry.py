@@ -1,7 +1,8 @@
 """Choose and build the LLM backend from settings; the one place that knows every backend.
 
 `auto` prefers a local Ollama with the configured model (the real target, llama3.1:8b)
-and otherwise falls back to the embedded llama.cpp model, saying so.
+and otherwise falls back to the embedded llama.cpp model, saying so. With several endpoints
+(`QUIRE_LLM__ENDPOINTS`) the chosen server kind is built once per endpoint and pooled.
 """
 
 from __future__ import annotations
@@ -59,6 +60,26 @@ _BUILDERS: dict[str, Callable[[LLMSettings], LLMBackend]] = {
     "llamacpp": _llamacpp,
     "openai": _openai,
 }
+# The setting that holds the one address, per backend that can talk to several servers.
+_ADDRESS_FIELD = {"ollama": "ollama_host", "openai": "openai_base_url"}
+
+
+def _pool(settings: LLMSettings) -> LLMBackend:
+    """One backend per endpoint, behind a pool that spreads requests and skips failing servers."""
+    from rag.llm.pool import BackendPool
+
+    field = _ADDRESS_FIELD.get(settings.backend)
+    if field is None:
+        raise UnknownBackend(
+            f"QUIRE_LLM__ENDPOINTS lists servers, which needs QUIRE_LLM__BACKEND=openai or ollama "
+            f"(it is {settings.backend!r})"
+        )
+    builder = _BUILDERS[settings.backend]
+    members = [
+        (builder(settings.model_copy(update={field: e.url})), e.concurrency or settings.endpoint_concurrency)
+        for e in settings.endpoints
+    ]
+    return BackendPool(members, retry_s=settings.endpoint_retry_s)
 
 
 def _probe_ollama(settings: LLMSettings) -> tuple[LLMBackend | None, str]:
@@ -76,6 +97,8 @@ def _probe_ollama(settings: LLMSettings) -> tuple[LLMBackend | None, str]:
 def choose_backend(settings: LLMSettings) -> BackendChoice:
     """Build the backend the settings ask for; `auto` tries Ollama, then the embedded model."""
     name = settings.backend
+    if settings.endpoints:
+        return BackendChoice(_pool(settings), f"QUIRE_LLM__ENDPOINTS lists {len(settings.endpoints)} servers")
     if name == "auto":
         backend, reason = _probe_ollama(settings)
         if backend is not None:

@@ -1,0 +1,160 @@
+"""The store suite, run twice: against embedded Chroma on disk and against a real `chroma run` server
+on 127.0.0.1 (server mode). Same checks, same real embedding model."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ingest.chunk import chunk_document
+from ingest.parse import split_text_pages
+from rag.embed import Embedder, shared_embedder
+from rag.errors import DocumentNotFound, StoreUnavailable
+from rag.settings import Settings
+from rag.store import Store
+from rag.types import Chunk, ParsedDocument
+from tests.conftest import CONTRACT_TEXT
+from tests.servers import free_port
+
+pytestmark = pytest.mark.slow
+
+LEASE_TEXT = """COMMERCIAL LEASE
+
+1. Premises. The Landlord leases to the Tenant the ground floor warehouse at 12 Harbour Road.
+
+2. Rent. The Tenant shall pay a monthly rent of four thousand dollars on the first day of each month.
+
+3. Repairs. The Landlord keeps the roof and structure in repair; the Tenant keeps the interior clean.
+"""
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return shared_embedder()  # the process-wide model the other suites load too
+
+
+@pytest.fixture(params=["embedded", "server"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Each test its own registry; in server mode its own collection on the shared server."""
+    store: dict[str, object] = {"collection": f"quire-{uuid.uuid4().hex[:12]}"}
+    if request.param == "server":
+        server = request.getfixturevalue("chroma_server")
+        store.update(mode="server", host="127.0.0.1", port=server.port)
+    return Settings(data_dir=tmp_path / "data", store=store)
+
+
+def parsed(name: str, text: str) -> tuple[ParsedDocument, list[Chunk]]:
+    doc = ParsedDocument(
+        doc_id=hashlib.sha256(text.encode()).hexdigest(),
+        name=name,
+        path=name,
+        kind="txt",
+        text=text,
+        pages=split_text_pages(text),
+    )
+    return doc, chunk_document(doc, 300)
+
+
+def add(store: Store, embedder: Embedder, name: str, text: str) -> tuple[ParsedDocument, list[Chunk], list[str]]:
+    doc, chunks = parsed(name, text)
+    replaced = store.add_document(doc, chunks, embedder.embed)
+    return doc, chunks, replaced
+
+
+def stored_pairs(store: Store, embedder: Embedder) -> set[tuple[str, int]]:
+    """Every (document, chunk) that has a vector, read back through a query that returns them all."""
+    hits = store.query(embedder.embed_query("anything"), k=max(store.vector_count(), 1))
+    return {(h.doc_id, h.index) for h in hits}
+
+
+def registry_pairs(store: Store) -> set[tuple[str, int]]:
+    return {(c.doc_id, c.index) for c in store.registry.chunks()}
+
+
+def test_add_and_query_finds_the_clause(settings: Settings, embedder: Embedder) -> None:
+    store = Store(settings)
+    contract, contract_chunks, _ = add(store, embedder, "msa.txt", CONTRACT_TEXT)
+    lease, lease_chunks, _ = add(store, embedder, "lease.txt", LEASE_TEXT)
+    assert store.vector_count() == len(contract_chunks) + len(lease_chunks)
+
+    top = store.query(embedder.embed_query("Which state's law governs the agreement?"), k=3)
+    assert top[0].doc_id == contract.doc_id
+    assert "New York" in contract_chunks[top[0].index].text
+    assert top[0].score > top[-1].score or len(top) == 1
+
+    only_lease = store.query(embedder.embed_query("governing law"), k=5, doc_ids=[lease.doc_id])
+    assert only_lease and {h.doc_id for h in only_lease} == {lease.doc_id}
+
+
+def test_remove_leaves_no_vector_or_row(settings: Settings, embedder: Embedder) -> None:
+    store = Store(settings)
+    contract, _, _ = add(store, embedder, "msa.txt", CONTRACT_TEXT)
+    lease, lease_chunks, _ = add(store, embedder, "lease.txt", LEASE_TEXT)
+
+    store.remove(contract.doc_id)
+
+    assert store.vector_count() == len(lease_chunks)
+    assert [d.doc_id for d in store.registry.documents()] == [lease.doc_id]
+    assert stored_pairs(store, embedder) == {(lease.doc_id, c.index) for c in lease_chunks}
+    with pytest.raises(DocumentNotFound):
+        store.remove(contract.doc_id)
+
+
+def test_changed_file_replaces_its_old_version(settings: Settings, embedder: Embedder) -> None:
+    store = Store(settings)
+    old, _, _ = add(store, embedder, "msa.txt", CONTRACT_TEXT)
+    new_text = CONTRACT_TEXT.replace("State of New York", "State of Delaware")
+    new, new_chunks, replaced = add(store, embedder, "msa.txt", new_text)
+
+    assert replaced == [old.doc_id]
+    assert [d.doc_id for d in store.registry.documents()] == [new.doc_id]
+    assert store.vector_count() == len(new_chunks)
+    assert {doc_id for doc_id, _ in stored_pairs(store, embedder)} == {new.doc_id}
+
+
+def test_re_adding_the_same_document_adds_nothing(settings: Settings, embedder: Embedder) -> None:
+    store = Store(settings)
+    _, chunks, _ = add(store, embedder, "msa.txt", CONTRACT_TEXT)
+    _, _, replaced = add(store, embedder, "msa.txt", CONTRACT_TEXT)
+    assert replaced == []
+    assert store.vector_count() == len(chunks)
+
+
+def test_resolve_by_id_prefix_name_and_stem(settings: Settings, embedder: Embedder) -> None:
+    store = Store(settings)
+    contract, _, _ = add(store, embedder, "msa.txt", CONTRACT_TEXT)
+    add(store, embedder, "lease.txt", LEASE_TEXT)
+    for ref in (contract.doc_id, contract.doc_id[:10], "msa.txt", "MSA.TXT", "msa"):
+        assert store.resolve(ref).doc_id == contract.doc_id
+    with pytest.raises(DocumentNotFound, match="quire docs"):
+        store.resolve("no-such-contract.pdf")
+
+
+def test_reopened_store_is_consistent_and_sweeps_half_written(settings: Settings, embedder: Embedder) -> None:
+    store = Store(settings)
+    add(store, embedder, "msa.txt", CONTRACT_TEXT)
+    # A crash between "vectors written" and "registry ready": the lease is left 'writing'.
+    lease, lease_chunks = parsed("lease.txt", LEASE_TEXT)
+    store.registry.begin(lease, lease_chunks)
+    store._collection.add(
+        ids=[f"{c.doc_id}:{c.index}" for c in lease_chunks],
+        embeddings=embedder.embed([c.text for c in lease_chunks]),
+        metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c in lease_chunks],
+    )
+
+    reopened = Store(settings)
+
+    assert [d.name for d in reopened.registry.documents()] == ["msa.txt"]
+    assert reopened.registry.status(lease.doc_id) is None
+    assert stored_pairs(reopened, embedder) == registry_pairs(reopened)
+    assert reopened.vector_count() == len(registry_pairs(reopened))
+
+
+def test_server_mode_without_a_server_says_how_to_start_one(tmp_path: Path) -> None:
+    port = free_port()
+    settings = Settings(data_dir=tmp_path / "data", store={"mode": "server", "host": "127.0.0.1", "port": port})
+    with pytest.raises(StoreUnavailable, match=f"chroma run --host 127.0.0.1 --port {port}"):
+        Store(settings)
