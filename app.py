@@ -12,11 +12,14 @@ import streamlit as st
 
 import rag  # noqa: F401  (sets the offline switches before any model library loads)
 from rag.errors import QuireError
-from ui import ask, batch, clauses, library, sidebar, summaries
+from rag.settings import Settings
+from ui import ask, batch, clauses, library, login, sidebar, summaries
 
 
 def main() -> None:
     st.set_page_config(page_title="Quire", page_icon=":material/menu_book:", layout="wide")
+    if not login.signed_in(Settings()):  # before anything loads or shows
+        return
     pages = [
         st.Page(library.view, title="Library", icon=":material/library_books:", default=True),
         st.Page(ask.view, title="Ask", icon=":material/chat:", url_path="ask"),

@@ -112,6 +112,7 @@ class Quire:
         shared = settings.model_copy(
             update={
                 "data_dir": self.settings.data_dir,
+                "workspace": self.settings.workspace,
                 "store": self.settings.store,
                 "embed": self.settings.embed,
             }

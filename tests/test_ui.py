@@ -18,9 +18,7 @@ from ui.pages import highlighted_html, quote_spans, render_pdf_page
 from ui.tasks import needs_password
 from ui.uploads import forget_upload, safe_name, store_upload
 
-GOVERNING = (
-    "This Agreement shall be governed by and construed in accordance with the laws of the State of New York"
-)
+GOVERNING = "This Agreement shall be governed by and construed in accordance with the laws of the State of New York"
 
 
 # --- uploads --------------------------------------------------------------------------------
@@ -96,9 +94,7 @@ def test_jobs_report_progress_results_and_errors_to_the_journal(tmp_path: Path) 
 def test_jobs_of_a_dead_server_are_marked_interrupted(tmp_path: Path) -> None:
     journal = JobJournal(tmp_path / "jobs.sqlite3")
     job_id = journal.create("ingest", "a.pdf", {})
-    journal._write(
-        "UPDATE jobs SET owner_pid = ?, state = 'running' WHERE job_id = ?", (2**22 + 12345, job_id)
-    )
+    journal._write("UPDATE jobs SET owner_pid = ?, state = 'running' WHERE job_id = ?", (2**22 + 12345, job_id))
     JobRunner(journal)
     job = journal.get(job_id)
     assert job.state == "interrupted" and "start it again" in job.message
@@ -197,13 +193,20 @@ def test_features_not_yet_in_this_build_show_disabled_panels(app_env: Path) -> N
             assert [b.disabled for b in at.button if b.label == label] == [True]
 
 
-def _summaries_lit_script() -> None:
+def _summaries_script() -> None:
+    from ui import summaries
+
+    summaries.view()
+
+
+@pytest.mark.slow
+def test_summaries_light_up_when_the_service_has_them(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The summaries view over a service that has `summarize` (a stand-in for the landed feature)."""
     from dataclasses import dataclass
 
     from rag.service import Quire
+    from rag.settings import Settings
     from rag.types import DocumentInfo
-    from ui import state, summaries
 
     @dataclass(frozen=True)
     class Summary:
@@ -221,15 +224,10 @@ def _summaries_lit_script() -> None:
         def summarize(self, doc_ref: str) -> Summary:
             return Summary(f"**Summary of {doc_ref[:4]}**: New York law governs.")
 
-    quire = WithSummaries(state.base_service().settings)
-    state.service = lambda: quire
-    summaries.view()
-
-
-@pytest.mark.slow
-def test_summaries_light_up_when_the_service_has_them(app_env: Path) -> None:
+    quire = WithSummaries(Settings())
+    monkeypatch.setattr("ui.state.service", lambda: quire)
     _fresh_caches()
-    at = AppTest.from_function(_summaries_lit_script, default_timeout=120).run()
+    at = AppTest.from_function(_summaries_script, default_timeout=120).run()
     assert not at.exception and not at.info
     button = next(b for b in at.button if b.label == "Summarise")
     assert not button.disabled
@@ -324,3 +322,17 @@ def test_answer_shows_one_chip_per_verified_place_and_a_chip_opens_its_page() ->
     assert "In view: 2 passages from pages 1-3 of msa.pdf" in captions and "num_ctx 8,192" in captions
     at.button[0].click().run()
     assert any("source: msa.pdf page 3 quote shall be governed" in m.value for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_a_password_guards_the_whole_app(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUIRE_AUTH__PASSWORD", "correct horse")
+    _fresh_caches()
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception and not at.info and not at.sidebar.markdown  # nothing but the form
+    at.text_input[0].input("wrong")
+    at.button[0].click().run()
+    assert "Wrong password (4 attempts left" in at.error[0].value
+    at.text_input[0].input("correct horse")
+    at.button[0].click().run()
+    assert any("No documents yet" in i.value for i in at.info)

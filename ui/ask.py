@@ -75,8 +75,7 @@ def render_turn(index: int, turn: dict[str, Any]) -> None:
 
 def scope_picker(documents: list[DocumentInfo]) -> tuple[str, ...]:
     labels = {
-        d.name if sum(x.name == d.name for x in documents) == 1 else f"{d.name} ({d.doc_id[:8]})": d
-        for d in documents
+        d.name if sum(x.name == d.name for x in documents) == 1 else f"{d.name} ({d.doc_id[:8]})": d for d in documents
     }
     chosen = st.multiselect(
         "Ask about",
@@ -86,11 +85,7 @@ def scope_picker(documents: list[DocumentInfo]) -> tuple[str, ...]:
         help="Leave empty to ask about every document.",
     )
     picked = tuple(labels[c].doc_id for c in chosen)
-    what = (
-        f"{len(documents)} document{'s' if len(documents) != 1 else ''}"
-        if not picked
-        else f"{len(picked)} chosen"
-    )
+    what = f"{len(documents)} document{'s' if len(documents) != 1 else ''}" if not picked else f"{len(picked)} chosen"
     st.caption(f"Asking about {'all ' if not picked else ''}{what}.")
     return picked
 

@@ -26,7 +26,7 @@ MAX_REPORT_BYTES = 20 * 2**20
 
 
 def batches_file(settings: Settings) -> Path:
-    return settings.data_dir / "ui" / "batches.json"
+    return settings.state_dir / "ui" / "batches.json"
 
 
 def known_batches(settings: Settings) -> list[dict[str, Any]]:
@@ -37,7 +37,8 @@ def known_batches(settings: Settings) -> list[dict[str, Any]]:
 
 
 def cli(settings: Settings, *args: str) -> list[str]:
-    return [sys.executable, "-m", "rag.cli", "--data-dir", str(settings.data_dir.resolve()), *args]
+    data_dir = str(settings.data_dir.resolve())
+    return [sys.executable, "-m", "rag.cli", "--data-dir", data_dir, "--workspace", settings.workspace, *args]
 
 
 def start_batch(settings: Settings, folder: Path, out: Path, steps: tuple[str, ...] = ()) -> None:
@@ -82,9 +83,7 @@ def show_batch(settings: Settings, record: dict[str, Any]) -> None:
             st.warning(f"No status yet: {status['error']}")
             return
         files, complete = int(status.get("files") or 0), int(status.get("complete") or 0)
-        st.progress(
-            complete / files if files else 0.0, text=f"{complete} of {files} files · {batch_state(status)}"
-        )
+        st.progress(complete / files if files else 0.0, text=f"{complete} of {files} files · {batch_state(status)}")
         st.caption(" · ".join(f"{k} {v}" for k, v in (status.get("counts") or {}).items()))
         for item in status.get("in_progress", []):
             st.caption(f"now: {item['step']} {Path(item['path']).name}")
@@ -129,13 +128,11 @@ def view() -> None:
     if st.button("Start batch", type="primary", key="batch_start"):
         path = Path(folder).expanduser()
         if not folder or not path.is_dir():
-            st.error(
-                f"{folder or 'nothing'} is not a folder on this machine: type the full path of a folder."
-            )
+            st.error(f"{folder or 'nothing'} is not a folder on this machine: type the full path of a folder.")
         else:
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             steps = ("--summaries",) * summaries + ("--clauses",) * clauses
-            start_batch(settings, path, settings.data_dir / "batches" / f"{path.name}-{stamp}", steps)
+            start_batch(settings, path, settings.state_dir / "batches" / f"{path.name}-{stamp}", steps)
             st.rerun()
 
     records = known_batches(settings)[:10]

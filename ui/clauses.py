@@ -25,9 +25,7 @@ from ui.widgets import pick_document
 TABLE_COLUMNS = ("category", "status", "value", "pages", "quote", "note")
 
 
-def written(
-    writer: Callable[[Sequence[dict[str, str]], Path], Path], rows: list[dict[str, str]], suffix: str
-) -> bytes:
+def written(writer: Callable[[Sequence[dict[str, str]], Path], Path], rows: list[dict[str, str]], suffix: str) -> bytes:
     """The bytes a `rag.portfolio` writer produces for `rows`."""
     with tempfile.TemporaryDirectory() as folder:
         return writer(rows, Path(folder) / f"table{suffix}").read_bytes()
@@ -37,9 +35,7 @@ def downloads(rows: list[dict[str, str]], payload: Any, stem: str, key: str) -> 
     from rag.portfolio import write_csv, write_xlsx  # present once clause review lands
 
     a, b, c = st.columns(3)
-    a.download_button(
-        "Download CSV", written(write_csv, rows, ".csv"), f"{stem}.csv", "text/csv", key=f"csv-{key}"
-    )
+    a.download_button("Download CSV", written(write_csv, rows, ".csv"), f"{stem}.csv", "text/csv", key=f"csv-{key}")
     b.download_button("Download XLSX", written(write_xlsx, rows, ".xlsx"), f"{stem}.xlsx", key=f"xlsx-{key}")
     c.download_button(
         "Download JSON", json.dumps(payload, indent=2), f"{stem}.json", "application/json", key=f"json-{key}"
@@ -53,9 +49,7 @@ def first_quote(report: dict[str, Any], index: int) -> SourceRef | None:
     if not quotes:
         return None
     quote = quotes[0]
-    return SourceRef(
-        report["doc_id"], report["name"], int(quote["page"]), quote["text"], quote["start"], quote["end"]
-    )
+    return SourceRef(report["doc_id"], report["name"], int(quote["page"]), quote["text"], quote["start"], quote["end"])
 
 
 def clause_table(quire: Quire, info: DocumentInfo, job: Job) -> None:
@@ -115,9 +109,7 @@ def review_panel(quire: Quire, runner: JobRunner, documents: list[DocumentInfo])
     if info is None:
         return
     names = load_catalogue(quire.settings.clauses.extra_categories).names()
-    chosen = st.multiselect(
-        "Categories", names, key="clause_categories", placeholder=f"All {len(names)} categories"
-    )
+    chosen = st.multiselect("Categories", names, key="clause_categories", placeholder=f"All {len(names)} categories")
     if st.button("Review clauses", type="primary", key="review"):
         work = clauses_work(quire, info.doc_id, chosen or None)
         runner.submit("clauses", info.name, {"doc_id": info.doc_id, "categories": chosen}, work)

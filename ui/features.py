@@ -26,9 +26,7 @@ def has_batch() -> bool:
     from rag.cli import app
 
     names = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    names |= {
-        g.name or (g.typer_instance.info.name if g.typer_instance else "") for g in app.registered_groups
-    }
+    names |= {g.name or (g.typer_instance.info.name if g.typer_instance else "") for g in app.registered_groups}
     return "batch" in names
 
 

@@ -106,8 +106,7 @@ class JobJournal:
         job_id = uuid.uuid4().hex[:12]
         now = _now()
         self._write(
-            "INSERT INTO jobs VALUES "
-            "(?, ?, ?, ?, 'queued', 0, 'waiting for the jobs before it', NULL, ?, ?, ?)",
+            "INSERT INTO jobs VALUES (?, ?, ?, ?, 'queued', 0, 'waiting for the jobs before it', NULL, ?, ?, ?)",
             (job_id, kind, title, json.dumps(params), os.getpid(), now, now),
         )
         return job_id
@@ -127,9 +126,7 @@ class JobJournal:
         """Jobs whose server process has died will never finish: say so."""
         db = self._connect()
         try:
-            rows = db.execute(
-                "SELECT job_id, owner_pid FROM jobs WHERE state IN ('queued', 'running')"
-            ).fetchall()
+            rows = db.execute("SELECT job_id, owner_pid FROM jobs WHERE state IN ('queued', 'running')").fetchall()
         finally:
             db.close()
         orphans = [r["job_id"] for r in rows if r["owner_pid"] != os.getpid() and not _alive(r["owner_pid"])]

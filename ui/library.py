@@ -56,13 +56,11 @@ def upload_panel(quire: Quire, runner: JobRunner) -> None:
     problems = []
     for upload in files:
         if upload.size > limit:
-            problems.append(
-                f"{upload.name} is {upload.size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB."
-            )
+            problems.append(f"{upload.name} is {upload.size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB.")
         elif upload.size == 0:
             problems.append(f"{upload.name} is empty (0 bytes): nothing to read.")
         else:
-            path = store_upload(quire.settings.data_dir, upload.name, upload.getvalue())
+            path = store_upload(quire.settings.state_dir, upload.name, upload.getvalue())
             submit_ingest(quire, runner, path, path.name)
     st.session_state["upload_problems"] = problems
     st.session_state["upload_generation"] = generation + 1  # a fresh, empty uploader
@@ -109,9 +107,7 @@ def jobs_panel(quire: Quire, runner: JobRunner) -> None:
             if not job.active:
                 runner.journal.forget(job.job_id)
         st.rerun()
-    watch_jobs(
-        runner.journal, "ingest", "library", lambda current: render_ingest_jobs(quire, runner, current)
-    )
+    watch_jobs(runner.journal, "ingest", "library", lambda current: render_ingest_jobs(quire, runner, current))
 
 
 def documents_table(documents: list[DocumentInfo]) -> None:
@@ -144,9 +140,7 @@ def page_quality_line(info: DocumentInfo, show_all_up_to: int = 40) -> str:
 
 def document_actions(quire: Quire, runner: JobRunner, info: DocumentInfo, kept: bool) -> None:
     read_again, delete = st.columns(2)
-    if read_again.button(
-        "Re-ingest", disabled=not kept, help="Read the original file again.", width="stretch"
-    ):
+    if read_again.button("Re-ingest", disabled=not kept, help="Read the original file again.", width="stretch"):
         work = reingest_work(quire, info.doc_id, Path(info.path))
         runner.submit("ingest", info.name, {"path": info.path, "reingest_of": info.doc_id}, work)
         st.rerun()
@@ -154,7 +148,7 @@ def document_actions(quire: Quire, runner: JobRunner, info: DocumentInfo, kept: 
         st.write(f"Delete **{info.name}** with its vectors and stored text?")
         if st.button("Delete for good", type="primary", key=f"delete-{info.doc_id}"):
             quire.remove([info.doc_id])
-            forget_upload(quire.settings.data_dir, info.path)
+            forget_upload(quire.settings.state_dir, info.path)
             st.toast(f"Deleted {info.name}")
             st.rerun()
 
@@ -170,9 +164,7 @@ def document_details(quire: Quire, runner: JobRunner, documents: list[DocumentIn
             f"{info.kind.upper() or 'file'} · {info.pages} pages · {info.chunks} chunks · "
             f"id {info.doc_id[:12]}… · " + ("original kept" if kept else "original file not available")
         )
-        st.markdown(
-            page_quality_line(info), help="How each page was read: text layer, OCR, or empty (no text found)."
-        )
+        st.markdown(page_quality_line(info), help="How each page was read: text layer, OCR, or empty (no text found).")
         document_actions(quire, runner, info, kept)
     with preview:
         page = st.number_input(

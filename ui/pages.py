@@ -72,9 +72,7 @@ def quote_spans(page_text: str, quote: str) -> list[tuple[int, int]]:
     return [s for s in found if s]
 
 
-def render_pdf_page(
-    path: Path, page_number: int, quote: str = "", scale: float = RENDER_SCALE
-) -> RenderedPage:
+def render_pdf_page(path: Path, page_number: int, quote: str = "", scale: float = RENDER_SCALE) -> RenderedPage:
     """Page `page_number` (1-based) of the PDF at `path`, with `quote` marked when it is found."""
     import pypdfium2 as pdfium
 

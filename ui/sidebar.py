@@ -43,9 +43,7 @@ def settings_form(prefs: dict[str, Any]) -> None:
     if st.session_state["pref_num_ctx"] not in NUM_CTX_CHOICES:
         NUM_CTX_CHOICES.append(st.session_state["pref_num_ctx"])
         NUM_CTX_CHOICES.sort()
-    st.selectbox(
-        "Backend", BACKEND_NAMES, key="pref_backend", on_change=_save, format_func=lambda n: BACKEND_HELP[n]
-    )
+    st.selectbox("Backend", BACKEND_NAMES, key="pref_backend", on_change=_save, format_func=lambda n: BACKEND_HELP[n])
     st.text_input("Model (Ollama / OpenAI-compatible)", key="pref_model", on_change=_save)
     st.select_slider("Context window (num_ctx)", NUM_CTX_CHOICES, key="pref_num_ctx", on_change=_save)
     st.caption(describe_kv_cache(int(st.session_state["pref_num_ctx"])))
@@ -79,8 +77,7 @@ def answering_line(status: OllamaStatus) -> None:
         st.markdown(f"Answering: **{chosen.name}** · {chosen.model} · num_ctx {chosen.num_ctx:,}")
         return
     st.markdown(
-        "Answering: "
-        + expected_backend(st.session_state["pref_backend"], st.session_state["pref_model"], status)
+        "Answering: " + expected_backend(st.session_state["pref_backend"], st.session_state["pref_model"], status)
     )
 
 
@@ -102,4 +99,4 @@ def render() -> None:
         answering_line(status)
         st.subheader("Ollama")
         ollama_panel(status)
-        st.caption(f"Data folder: {base.data_dir.resolve()}")
+        st.caption(f"Workspace {base.workspace} · data in {base.state_dir.resolve()}")

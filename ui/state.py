@@ -26,12 +26,12 @@ def base_service() -> Quire:
 
 
 @st.cache_resource(show_spinner=False)
-def job_runner(data_dir: str) -> JobRunner:
-    return JobRunner(JobJournal(Path(data_dir) / "ui" / "jobs.sqlite3"))
+def job_runner(state_dir: str) -> JobRunner:
+    return JobRunner(JobJournal(Path(state_dir) / "ui" / "jobs.sqlite3"))
 
 
 def prefs_path(settings: Settings) -> Path:
-    return settings.data_dir / "ui" / "preferences.json"
+    return settings.state_dir / "ui" / "preferences.json"
 
 
 def load_prefs(settings: Settings) -> dict[str, Any]:
@@ -89,4 +89,4 @@ def forget_backends() -> None:
 
 
 def runner() -> JobRunner:
-    return job_runner(str(base_service().settings.data_dir.resolve()))
+    return job_runner(str(base_service().settings.state_dir.resolve()))

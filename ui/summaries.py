@@ -39,9 +39,7 @@ def quote_chips(info: DocumentInfo, summary_json: dict[str, Any]) -> None:
     st.caption("Quoted in the summary:")
     columns = st.columns(min(len(quotes), 4))
     for i, quote in enumerate(quotes):
-        ref = SourceRef(
-            info.doc_id, info.name, int(quote["page"]), quote["quote"], quote["start"], quote["end"]
-        )
+        ref = SourceRef(info.doc_id, info.name, int(quote["page"]), quote["quote"], quote["start"], quote["end"])
         columns[i % len(columns)].button(
             f"p. {ref.page}",
             key=f"summary-quote-{i}",
@@ -71,9 +69,7 @@ def show_summary(job: Job, info: DocumentInfo) -> None:
     quote_chips(info, summary_json)
     stem = info.name.rsplit(".", 1)[0]
     left, right = st.columns(2)
-    left.download_button(
-        "Download Markdown", result.get("markdown", ""), f"{stem}-summary.md", "text/markdown"
-    )
+    left.download_button("Download Markdown", result.get("markdown", ""), f"{stem}-summary.md", "text/markdown")
     right.download_button(
         "Download JSON",
         json.dumps(result.get("json", {}), indent=2),
@@ -108,8 +104,7 @@ def view() -> None:
         disabled_panel(
             "Summaries",
             "the summary service (`Quire.summarize`)",
-            "It will summarise a whole contract with up to 128K tokens of context "
-            "and say how much of it was covered.",
+            "It will summarise a whole contract with up to 128K tokens of context and say how much of it was covered.",
         )
         pick_document(documents, "summary_doc", disabled=True)
         st.button("Summarise", disabled=True, key="summarise")

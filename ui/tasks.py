@@ -32,9 +32,7 @@ def ingest_work(quire: Quire, path: Path, password: str | None = None) -> Work:
         def on_chunks(done: int, total: int) -> None:
             report(0.1 + 0.9 * done / max(total, 1), f"embedding {done} of {total} chunks")
 
-        result = quire.ingest(
-            [path], password=password, progress=IngestProgress(on_chunks=on_chunks)
-        ).documents[0]
+        result = quire.ingest([path], password=password, progress=IngestProgress(on_chunks=on_chunks)).documents[0]
         if result.status == "failed":
             raise JobFailed(result.error or "the file could not be ingested", result.to_json())
         return f"{result.status}: {result.pages} pages, {result.chunks} chunks", result.to_json()

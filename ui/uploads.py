@@ -18,8 +18,8 @@ MAX_NAME_CHARS = 120
 _UNSAFE = re.compile(r"[^\w .,()\[\]+-]")
 
 
-def files_dir(data_dir: Path) -> Path:
-    return data_dir / "files"
+def files_dir(state_dir: Path) -> Path:
+    return state_dir / "files"
 
 
 def safe_name(name: str) -> str:
@@ -33,9 +33,9 @@ def safe_name(name: str) -> str:
     return base[:MAX_NAME_CHARS] or "upload"
 
 
-def store_upload(data_dir: Path, name: str, data: bytes) -> Path:
+def store_upload(state_dir: Path, name: str, data: bytes) -> Path:
     """Write the bytes once under files/<sha256>/<safe name> and return that path."""
-    folder = files_dir(data_dir) / hashlib.sha256(data).hexdigest()
+    folder = files_dir(state_dir) / hashlib.sha256(data).hexdigest()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / safe_name(name)
     if not path.exists():
@@ -45,9 +45,9 @@ def store_upload(data_dir: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def forget_upload(data_dir: Path, stored_path: str) -> bool:
+def forget_upload(state_dir: Path, stored_path: str) -> bool:
     """Delete a stored upload; files that Quire did not store (CLI ingests) are never touched."""
-    root = files_dir(data_dir).resolve()
+    root = files_dir(state_dir).resolve()
     folder = Path(stored_path).resolve().parent
     if folder.parent != root:
         return False

@@ -70,9 +70,7 @@ def show_source(quire: Quire, ref: SourceRef) -> None:
     original = Path(info.path) if info.path else None
     if info.kind == "pdf" and original is not None and original.is_file():
         try:
-            page_png, focus_png, boxes = _page_pngs(
-                str(original), original.stat().st_mtime, ref.page, ref.quote
-            )
+            page_png, focus_png, boxes = _page_pngs(str(original), original.stat().st_mtime, ref.page, ref.quote)
         except PageUnavailable as error:
             st.info(f"The page image is not available ({error}); showing the stored text instead.")
         else:
@@ -80,22 +78,17 @@ def show_source(quire: Quire, ref: SourceRef) -> None:
             return
     elif info.kind == "pdf":
         st.info(
-            "The original PDF is not kept for this document (ingested from the command line?); "
-            "showing its stored text."
+            "The original PDF is not kept for this document (ingested from the command line?); showing its stored text."
         )
     show_page_text(quire, ref)
 
 
-def show_page_images(
-    info: DocumentInfo, ref: SourceRef, page_png: bytes, focus_png: bytes, boxes: int
-) -> None:
+def show_page_images(info: DocumentInfo, ref: SourceRef, page_png: bytes, focus_png: bytes, boxes: int) -> None:
     if not ref.quote:
         st.image(page_png, caption=f"{info.name}, page {ref.page}")
         return
     if not boxes:
-        st.image(
-            page_png, caption=f"{info.name}, page {ref.page}: the quote could not be placed on the drawn page"
-        )
+        st.image(page_png, caption=f"{info.name}, page {ref.page}: the quote could not be placed on the drawn page")
         return
     st.image(focus_png, caption=f"{info.name}, page {ref.page}: the quote is highlighted")
     with st.expander("Whole page"):
