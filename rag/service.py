@@ -19,7 +19,7 @@ from rag.llm.registry import BackendChoice, choose_backend
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Store
-from rag.types import Answer, DocumentInfo, Passage
+from rag.types import Answer, DocumentInfo, PageSpan, Passage
 
 if TYPE_CHECKING:
     from rag.summarize import Summary
@@ -113,3 +113,39 @@ class Quire:
             report.update(backend=self.settings.llm.backend, model=self.settings.llm.model, reachable=False, reason=str(error))
         report["store"] = {**self.store.registry.counts(), "vectors": self.store.vector_count(), "mode": self.settings.store.mode}
         return report
+
+    # --- for the web app ----------------------------------------------------------------------
+    def with_llm_settings(self, settings: Settings) -> Quire:
+        """Another LLM and retrieval setup over this one's store and embedding model.
+
+        The web app's settings sidebar switches backend, model or num_ctx without loading the
+        documents or the embedding model a second time (cached_property slots are shared)."""
+        shared = settings.model_copy(
+            update={
+                "data_dir": self.settings.data_dir,
+                "workspace": self.settings.workspace,
+                "store": self.settings.store,
+                "embed": self.settings.embed,
+            }
+        )
+        other = Quire(shared)
+        other.__dict__.update(store=self.store, embedder=_SharedEmbedder(self))
+        return other
+
+    def peek_backend_choice(self) -> BackendChoice | None:
+        """The backend if one was chosen already; never loads a model (the sidebar asks often)."""
+        return self._choice
+
+    def document_pages(self, doc_id: str) -> tuple[str, tuple[PageSpan, ...]]:
+        """A document's stored text and page map, to show a cited page of a text file."""
+        return self.store.registry.text(doc_id), self.store.registry.pages(doc_id)
+
+
+class _SharedEmbedder:
+    """Another Quire's embedder, loaded on first use (loading costs seconds; the page must not wait)."""
+
+    def __init__(self, owner: Quire):
+        self._owner = owner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._owner.embedder, name)

@@ -1,0 +1,68 @@
+"""Is the configured Ollama usable, and what does a context window cost? Shown by the web app's sidebar.
+
+The answer is a sentence a person can act on ("start it with `ollama serve`", "run `ollama pull …`"),
+never a stack trace, because the usual reason for weak answers is an Ollama that is down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.errors import QuireError
+from rag.settings import LLMSettings
+
+# llama3.1:8b keeps 32 layers x 8 KV heads x 128 dims x (K and V) x 2 bytes (f16) per token.
+LLAMA31_8B_KV_BYTES_PER_TOKEN = 32 * 8 * 128 * 2 * 2
+PROBE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class OllamaStatus:
+    host: str
+    model: str
+    reachable: bool
+    has_model: bool
+    models: tuple[str, ...]
+    message: str  # what it means and, when something is wrong, what to do
+
+    @property
+    def ok(self) -> bool:
+        return self.reachable and self.has_model
+
+
+def ollama_status(settings: LLMSettings) -> OllamaStatus:
+    """Ask the Ollama at `settings.ollama_host` which models it has (2 s at most)."""
+    from rag.llm.ollama import OllamaBackend
+
+    backend = OllamaBackend(settings.ollama_host, settings.model, settings.num_ctx, timeout_s=PROBE_TIMEOUT_S)
+    try:
+        models = tuple(backend.installed_models())
+    except QuireError:
+        message = (
+            f"Ollama is not answering at {backend.host}: start it with `ollama serve` "
+            "(or set QUIRE_LLM__OLLAMA_HOST)."
+        )
+        return OllamaStatus(backend.host, settings.model, False, False, (), message)
+    wanted = settings.model if ":" in settings.model else f"{settings.model}:latest"
+    if wanted in models:
+        return OllamaStatus(
+            backend.host,
+            settings.model,
+            True,
+            True,
+            models,
+            f"Ollama at {backend.host} has {settings.model}.",
+        )
+    message = f"Ollama answers at {backend.host} but {settings.model} is missing: "
+    message += f"run `ollama pull {settings.model}`."
+    return OllamaStatus(backend.host, settings.model, True, False, models, message)
+
+
+def kv_cache_bytes(num_ctx: int, bytes_per_token: int = LLAMA31_8B_KV_BYTES_PER_TOKEN) -> int:
+    """Memory the KV cache takes for a window of `num_ctx` tokens (f16, llama3.1:8b by default)."""
+    return num_ctx * bytes_per_token
+
+
+def describe_kv_cache(num_ctx: int) -> str:
+    gib = kv_cache_bytes(num_ctx) / 2**30
+    return f"≈ {gib:.2f} GiB of KV cache for llama3.1:8b in f16 (half with OLLAMA_KV_CACHE_TYPE=q8_0)"

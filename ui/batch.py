@@ -1,0 +1,146 @@
+"""Batch: start a folder job in its own process, watch it, open its report.
+
+The job is `quire batch FOLDER --out DIR`, started detached from the app, so it survives a
+closed tab and an app restart; the app only remembers where its output goes and reads how far
+it got from the batch's own journal (what `quire batch status DIR --json` prints).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from rag.errors import QuireError
+from rag.settings import Settings
+from ui import state
+from ui.features import disabled_panel, has_batch
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAX_REPORT_BYTES = 20 * 2**20
+
+
+def batches_file(settings: Settings) -> Path:
+    return settings.state_dir / "ui" / "batches.json"
+
+
+def known_batches(settings: Settings) -> list[dict[str, Any]]:
+    try:
+        return json.loads(batches_file(settings).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+
+
+def cli(settings: Settings, *args: str) -> list[str]:
+    data_dir = str(settings.data_dir.resolve())
+    return [sys.executable, "-m", "rag.cli", "--data-dir", data_dir, "--workspace", settings.workspace, *args]
+
+
+def start_batch(settings: Settings, folder: Path, out: Path, steps: tuple[str, ...] = ()) -> None:
+    """Start `quire batch` detached (its own session), so closing the app does not stop it."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "app-launch.log").open("ab") as log:
+        process = subprocess.Popen(
+            cli(settings, "batch", str(folder), "--out", str(out), *steps),
+            cwd=REPO_ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    record = {
+        "folder": str(folder),
+        "out": str(out),
+        "pid": process.pid,
+        "started": datetime.now(UTC).isoformat(),
+    }
+    path = batches_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([record, *known_batches(settings)], indent=1), encoding="utf-8")
+
+
+def batch_status(out: str) -> dict[str, Any]:
+    """What `quire batch status OUT --json` prints, read from the batch's journal in this process."""
+    from rag.batch import batch_status as read_status  # present once batch jobs land (`has_batch`)
+
+    try:
+        return read_status(Path(out))
+    except QuireError as error:
+        return {"error": str(error)}
+
+
+def batch_state(status: dict[str, Any]) -> str:
+    if status.get("running"):
+        return "running"
+    return (status.get("run") or {}).get("outcome") or "stopped (start it again to resume)"
+
+
+def show_batch(settings: Settings, record: dict[str, Any]) -> None:
+    status = batch_status(record["out"])
+    with st.expander(f"{Path(record['folder']).name} → {record['out']}", expanded=True):
+        if "error" in status:
+            st.warning(f"No status yet: {status['error']}")
+            return
+        files, complete = int(status.get("files") or 0), int(status.get("complete") or 0)
+        st.progress(complete / files if files else 0.0, text=f"{complete} of {files} files · {batch_state(status)}")
+        st.caption(" · ".join(f"{k} {v}" for k, v in (status.get("counts") or {}).items()))
+        for item in status.get("in_progress", []):
+            st.caption(f"now: {item['step']} {Path(item['path']).name}")
+        for failure in status.get("failures", []):
+            st.error(f"{Path(failure['path']).name} failed at {failure['step']}: {failure['error']}")
+        report_files(Path(record["out"]))
+
+
+def report_files(out: Path) -> None:
+    """The morning report (index.md) and every output file, to download."""
+    index = out / "index.md"
+    if index.is_file():
+        with st.popover("Open the report"):
+            st.markdown(index.read_text(encoding="utf-8", errors="replace"))
+    outputs = [p for p in sorted(out.rglob("*")) if p.is_file() and p.stat().st_size <= MAX_REPORT_BYTES]
+    for path in [p for p in outputs if p.suffix in (".md", ".csv", ".json", ".xlsx")][:40]:
+        st.download_button(
+            str(path.relative_to(out)),
+            path.read_bytes(),
+            path.name,
+            key=f"dl-{path}",
+            icon=":material/download:",
+        )
+
+
+def view() -> None:
+    settings = state.base_service().settings
+    st.header("Batch")
+    if not has_batch():
+        disabled_panel(
+            "Batch jobs",
+            "the `quire batch` command",
+            "It will run a whole folder (ingest, summaries, clause tables) in its own process, "
+            "overnight if need be, and keep going when this tab or the app is closed.",
+        )
+        st.text_input("Folder on this machine", disabled=True, key="batch_folder")
+        st.button("Start batch", disabled=True, key="batch_start")
+        return
+    folder = st.text_input("Folder on this machine", key="batch_folder", placeholder="/path/to/contracts")
+    summaries = st.checkbox("Summaries", value=True, key="batch_summaries")
+    clauses = st.checkbox("Clause tables and portfolio", value=True, key="batch_clauses")
+    if st.button("Start batch", type="primary", key="batch_start"):
+        path = Path(folder).expanduser()
+        if not folder or not path.is_dir():
+            st.error(f"{folder or 'nothing'} is not a folder on this machine: type the full path of a folder.")
+        else:
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            steps = ("--summaries",) * summaries + ("--clauses",) * clauses
+            start_batch(settings, path, settings.state_dir / "batches" / f"{path.name}-{stamp}", steps)
+            st.rerun()
+
+    records = known_batches(settings)[:10]
+    running = any(batch_status(r["out"]).get("running") for r in records)
+
+    @st.fragment(run_every=3.0 if running else None)
+    def jobs() -> None:
+        for record in records:
+            show_batch(settings, record)
+
+    jobs()
