@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rag.budget import kv_cache_gib
 from rag.errors import QuireError
 from rag.settings import LLMSettings
 
-# llama3.1:8b keeps 32 layers x 8 KV heads x 128 dims x (K and V) x 2 bytes (f16) per token.
-LLAMA31_8B_KV_BYTES_PER_TOKEN = 32 * 8 * 128 * 2 * 2
 PROBE_TIMEOUT_S = 2.0
 
 
@@ -58,11 +57,6 @@ def ollama_status(settings: LLMSettings) -> OllamaStatus:
     return OllamaStatus(backend.host, settings.model, True, False, models, message)
 
 
-def kv_cache_bytes(num_ctx: int, bytes_per_token: int = LLAMA31_8B_KV_BYTES_PER_TOKEN) -> int:
-    """Memory the KV cache takes for a window of `num_ctx` tokens (f16, llama3.1:8b by default)."""
-    return num_ctx * bytes_per_token
-
-
 def describe_kv_cache(num_ctx: int) -> str:
-    gib = kv_cache_bytes(num_ctx) / 2**30
+    gib = kv_cache_gib(num_ctx)
     return f"≈ {gib:.2f} GiB of KV cache for llama3.1:8b in f16 (half with OLLAMA_KV_CACHE_TYPE=q8_0)"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from rag.budget import kv_cache_gib
 from rag.errors import QuireError
-from rag.health import describe_kv_cache, kv_cache_bytes, ollama_status
+from rag.health import describe_kv_cache, ollama_status
 from rag.settings import LLMSettings
 from tests.conftest import CONTRACT_TEXT, REPO_ROOT, make_pdf
 from ui.jobs import JobFailed, JobJournal, JobRunner
@@ -129,8 +130,8 @@ def test_text_page_is_escaped_with_the_quote_marked() -> None:
 
 # --- settings helpers ----------------------------------------------------------------------------
 def test_kv_cache_estimate_for_llama31_8b() -> None:
-    assert kv_cache_bytes(1) == 128 * 1024
-    assert kv_cache_bytes(16384) == 2 * 2**30
+    assert kv_cache_gib(1) * 2**30 == 128 * 1024
+    assert kv_cache_gib(16384) == 2
     assert "2.00 GiB" in describe_kv_cache(16384)
 
 

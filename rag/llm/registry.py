@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.errors import BackendUnavailable, ModelNotFound, UnknownBackend
+from rag.errors import UnknownBackend
 from rag.llm.base import LLMBackend
 from rag.settings import LLMSettings
 
@@ -84,14 +84,10 @@ def _pool(settings: LLMSettings) -> LLMBackend:
 
 def _probe_ollama(settings: LLMSettings) -> tuple[LLMBackend | None, str]:
     """An Ollama backend when the daemon answers and has the model, else why not."""
-    quick = settings.model_copy(update={"timeout_s": 2.0})
-    ollama_backend = _ollama(quick)
-    try:
-        if ollama_backend.has_model():
-            return _ollama(settings), f"Ollama at {settings.ollama_host} has {settings.model}"
-        return None, f"Ollama answers but {settings.model} is missing: run `ollama pull {settings.model}`"
-    except (BackendUnavailable, ModelNotFound):
-        return None, f"Ollama is not answering at {settings.ollama_host}"
+    from rag.health import ollama_status
+
+    status = ollama_status(settings)
+    return (_ollama(settings) if status.ok else None), status.message
 
 
 def choose_backend(settings: LLMSettings) -> BackendChoice:
