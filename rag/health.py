@@ -38,8 +38,7 @@ def ollama_status(settings: LLMSettings) -> OllamaStatus:
         models = tuple(backend.installed_models())
     except QuireError:
         message = (
-            f"Ollama is not answering at {backend.host}: start it with `ollama serve` "
-            "(or set QUIRE_LLM__OLLAMA_HOST)."
+            f"Ollama is not answering at {backend.host}: start it with `ollama serve` (or set QUIRE_LLM__OLLAMA_HOST)."
         )
         return OllamaStatus(backend.host, settings.model, False, False, (), message)
     wanted = settings.model if ":" in settings.model else f"{settings.model}:latest"

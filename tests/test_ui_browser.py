@@ -119,9 +119,7 @@ def shot_on_failure(browser_page, request: pytest.FixtureRequest) -> Iterator[No
         browser_page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"), full_page=True)
 
 
-def test_upload_ask_and_open_the_cited_page(
-    app_url: str, browser_page, contract: Path, shot_on_failure
-) -> None:
+def test_upload_ask_and_open_the_cited_page(app_url: str, browser_page, contract: Path, shot_on_failure) -> None:
     page = browser_page
     page.goto(app_url)
     page.get_by_text("No documents yet").wait_for(timeout=120_000)  # the first page opens the store
@@ -159,10 +157,7 @@ def test_clause_csv_download(app_url: str, browser_page, shot_on_failure) -> Non
     from ui.features import has_clause_review
 
     if not has_clause_review(Quire):
-        pytest.skip(
-            "clause review (Quire.review_clauses) is not in this build yet; "
-            "the Clauses view shows it disabled"
-        )
+        pytest.skip("clause review (Quire.review_clauses) is not in this build yet; the Clauses view shows it disabled")
     page = browser_page
     page.goto(f"{app_url}/clauses")
     categories = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Categories")
