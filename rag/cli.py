@@ -258,6 +258,11 @@ def serve(
     os.execve(sys.executable, command, env)  # streamlit takes this process over: signals reach it directly
 
 
+from rag.eval import eval_app  # noqa: E402  (sub-app: `quire eval retrieval`)
+
+app.add_typer(eval_app, name="eval")
+
+
 def main() -> None:
     app()
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import DocumentNotFound, QuireError
+from rag.keyword import KeywordIndex
 from rag.registry import Registry
 from rag.settings import Settings, StoreSettings
 from rag.types import Chunk, DocumentInfo, ParsedDocument
@@ -55,6 +56,7 @@ class Store:
         self._collection = self._client.get_or_create_collection(
             name=settings.collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
+        self.keyword = KeywordIndex(self.registry, settings.data_dir)
         self.sweep_unfinished()
 
     # --- writing ----------------------------------------------------------------------------
@@ -64,6 +66,8 @@ class Store:
         for doc_id in leftovers:
             self._delete_vectors(doc_id)
             self.registry.delete(doc_id)
+        if leftovers:
+            self.keyword.invalidate()
         return leftovers
 
     def add_document(
@@ -89,6 +93,7 @@ class Store:
         self.registry.commit(doc.doc_id, replaces)
         for old in replaces:
             self._delete_vectors(old)
+        self.keyword.invalidate()
         return replaces
 
     def _delete_vectors(self, doc_id: str) -> None:
@@ -99,6 +104,7 @@ class Store:
             raise DocumentNotFound(f"no document with id {doc_id}")
         self.registry.delete(doc_id)  # invisible first, then the vectors
         self._delete_vectors(doc_id)
+        self.keyword.invalidate()
 
     # --- reading ----------------------------------------------------------------------------
     def resolve(self, ref: str) -> DocumentInfo:
@@ -116,6 +122,13 @@ class Store:
 
     def vector_count(self) -> int:
         return int(self._collection.count())
+
+    def vectors(self, doc_id: str, count: int) -> list[list[float]]:
+        """The stored vectors of one document's chunks 0..count-1, fetched by id (no metadata
+        filter: Chroma's `where` costs ~100 ms at 100k vectors, an id lookup a few)."""
+        result = self._collection.get(ids=[f"{doc_id}:{i}" for i in range(count)], include=["embeddings"])
+        by_id = dict(zip(result["ids"], result["embeddings"], strict=True))
+        return [list(by_id[f"{doc_id}:{i}"]) for i in range(count)]
 
     def query(self, embedding: list[float], k: int, doc_ids: Sequence[str] | None = None) -> list[VectorHit]:
         where: dict[str, Any] | None = None
