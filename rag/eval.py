@@ -112,7 +112,11 @@ def score(passages: list[Passage], gold: tuple[Gold, ...], budget: int) -> Score
     total_gold = sum(len(c) for c in gold_chars.values())
     hit = sum(len(c & returned.get(name, set())) for name, c in gold_chars.items())
     total_returned = sum(len(c) for c in returned.values())
-    return Score(hit / total_gold if total_gold else 0.0, hit / total_returned if total_returned else 0.0, total_returned)
+    return Score(
+        hit / total_gold if total_gold else 0.0,
+        hit / total_returned if total_returned else 0.0,
+        total_returned,
+    )
 
 
 def evaluate(
@@ -192,10 +196,13 @@ def _print_report(label: str, report: Report) -> None:
 
 @eval_app.command("retrieval")
 def retrieval_command(
-    queries_file: Annotated[Path, typer.Argument(help="LegalBench-RAG query file ({tests: [{query, snippets}]}).")],
+    queries_file: Annotated[
+        Path, typer.Argument(help="LegalBench-RAG query file ({tests: [{query, snippets}]}).")
+    ],
     budget_chars: Annotated[str, typer.Option(help="Character budgets, comma separated.")] = "4000,16000",
     data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Index the corpus here and reuse it (default: a temporary dir).")
+        Path | None,
+        typer.Option("--data-dir", help="Index the corpus here and reuse it (default: a temporary dir)."),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N queries.")] = None,
     ablation: Annotated[bool, typer.Option(help="Also measure what each part of retrieval adds.")] = False,

@@ -155,7 +155,9 @@ def _passage(doc: DocText, piece: _Piece) -> Passage:
     )
 
 
-def cut_to_budget(passages: Sequence[Passage], budget_chars: int, doc: Callable[[str], DocText]) -> list[Passage]:
+def cut_to_budget(
+    passages: Sequence[Passage], budget_chars: int, doc: Callable[[str], DocText]
+) -> list[Passage]:
     """Passages in order until `budget_chars` are spent; the last one is cut to fit, its pages
     recomputed from the characters it keeps."""
     kept: list[Passage] = []

@@ -102,7 +102,9 @@ class Retriever:
         hits = self.store.query(embedding, k=k, doc_ids=doc_ids)
         return [(h.doc_id, h.index) for h in hits]
 
-    def _dense_exact(self, embedding: list[float], k: int, docs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    def _dense_exact(
+        self, embedding: list[float], k: int, docs: list[tuple[str, int]]
+    ) -> list[tuple[str, int]]:
         """Cosine against every chunk of the scoped documents: exact, and faster than a filtered
         approximate query once the store is large."""
         keys = [(doc_id, i) for doc_id, count in docs for i in range(count)]
@@ -116,7 +118,9 @@ class Retriever:
     def _keyword(self, query: str, k: int, doc_ids: Sequence[str] | None) -> list[tuple[str, int]]:
         return [(h.doc_id, h.index) for h in self.store.keyword.search(query, k, doc_ids)]
 
-    def rank(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[tuple[str, int], float]]:
+    def rank(
+        self, query: str, k: int, doc_ids: Sequence[str] | None = None
+    ) -> list[tuple[tuple[str, int], float]]:
         """Chunk keys with fused scores, best first, by the configured mode."""
         mode = self.settings.mode
         rankings: list[list[tuple[str, int]]] = []

@@ -20,8 +20,8 @@ from rag.keyword import tokenize
 from rag.registry import Registry
 
 HEADER_CHARS = 2000  # the opening of a contract: title, parties, date (and often a table of contents)
-LEAD_RATIO = 1.5  # the best card must beat the best card of another name by this factor
-NEAR_RATIO = 0.8  # cards this close to the best one are routed to as well (versions, amendments)
+LEAD_RATIO = 1.5  # the routed cards must score this many times the best card left out
+MAX_ROUTED = 3  # a question names at most a few documents (a contract and its amendments)
 MIN_DISTINCTIVE = 2  # a question names a document with two or more of its distinctive words
 SEGMENT = re.compile(r"[^;:?!\n]+")
 MENTION_SHARE = 0.6  # a question segment mostly made of card words names the document...
@@ -37,7 +37,7 @@ class Route:
 
 
 def name_words(name: str) -> str:
-    """A file name as words: "PapaJohns_2019-EX-10.1_Endorsement_Agreement.pdf" -> "Papa Johns 2019 EX 10 1 ..."."""
+    """A file name as words: "PapaJohns_EX-10.1_Endorsement.pdf" -> "Papa Johns EX 10 1 Endorsement"."""
     stem = Path(name).stem
     stem = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", stem)
     return re.sub(r"[_\-.]+", " ", stem)
@@ -62,7 +62,10 @@ class DocumentRouter:
         import bm25s
 
         documents = self.registry.documents()
-        cards = [tokenize(name_words(d.name) + " " + self.registry.text(d.doc_id)[:HEADER_CHARS]) for d in documents]
+        cards = [
+            tokenize(name_words(d.name) + " " + self.registry.text(d.doc_id)[:HEADER_CHARS])
+            for d in documents
+        ]
         bm25 = None
         if documents:
             bm25 = bm25s.BM25()
@@ -95,15 +98,17 @@ class DocumentRouter:
         return self._card_df.get(word, 0) <= max(1, int(DISTINCTIVE_SHARE * len(self._cards)))
 
     def _confident(self, scores: np.ndarray, tokens: set[str]) -> list[int]:
-        order = np.argsort(-scores, kind="stable")
-        best = float(scores[order[0]])
+        """The top documents when they stand apart from the rest: the cut (after 1, 2 or 3
+        documents, for a contract stored with its amendment) with the widest score gap wins."""
+        order = [int(i) for i in np.argsort(-scores, kind="stable")]
         named = [w for w in tokens & self._cards[order[0]] if self._distinctive(w)]
-        if best <= 0 or len(named) < MIN_DISTINCTIVE:
+        if scores[order[0]] <= 0 or len(named) < MIN_DISTINCTIVE:
             return []
-        near = [int(i) for i in order if scores[i] >= NEAR_RATIO * best]
-        rest = [float(scores[i]) for i in order if scores[i] < NEAR_RATIO * best]
-        runner_up = rest[0] if rest else 0.0
-        return near if best >= LEAD_RATIO * runner_up and len(near) <= 3 else []
+        top = [float(scores[i]) for i in order[: MAX_ROUTED + 1]] + [0.0]
+        cuts = range(1, min(MAX_ROUTED, len(order) - 1) + 1)  # routing to every document is none
+        gaps = {c: top[c - 1] / top[c] if top[c] > 0 else float("inf") for c in cuts}
+        cut = max(cuts, key=lambda c: (gaps[c], -c))
+        return order[:cut] if gaps[cut] >= LEAD_RATIO else []
 
 
 def content_query(query: str, card: set[str], distinctive: set[str]) -> str:
@@ -115,7 +120,11 @@ def content_query(query: str, card: set[str], distinctive: set[str]) -> str:
     for match in SEGMENT.finditer(query):
         words = tokenize(match.group())
         on_card = sum(w in card for w in words)
-        if words and on_card / len(words) >= MENTION_SHARE and len(distinctive.intersection(words)) >= MIN_DISTINCTIVE:
+        if (
+            words
+            and on_card / len(words) >= MENTION_SHARE
+            and len(distinctive.intersection(words)) >= MIN_DISTINCTIVE
+        ):
             dropped = True
             continue
         kept.append(match.group().strip())

@@ -81,10 +81,10 @@ class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "keyword"] = Field(
         "hybrid", description="`hybrid` fuses vector and BM25 rankings; `dense` or `keyword` use one alone."
     )
-    routing: bool = Field(True, description="Search a contract first when the question names it (title, parties).")
-    expand: bool = Field(True, description="Grow a hit to its whole clause when the clause is not much longer.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: higher flattens the rank weights.")
-    keyword_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking against the vector ranking.")
+    routing: bool = Field(True, description="Search a contract first when a question names it.")
+    expand: bool = Field(True, description="Grow a hit to its whole clause when that is not much longer.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: higher flattens rank weights.")
+    keyword_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking against the vectors'.")
 
 
 class IngestSettings(BaseModel):

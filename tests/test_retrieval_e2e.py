@@ -11,7 +11,7 @@ import pytest
 from rag.service import Quire
 from rag.settings import Settings
 from tests.conftest import SHARED_DATA, requires_shared_data, run_cli
-from tests.test_retrieval_parts import PARTIES, contract
+from tests.test_retrieval_parts import HOSTING_QUESTION, PARTIES, contract
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def test_hybrid_finds_the_governing_law_clause(quire: Quire) -> None:
 
 
 def test_a_named_contract_is_searched_first(quire: Quire) -> None:
-    question = "Consider the Hosting Agreement between Bluebell Networks Inc. and Quarry Hill Bank; which law governs?"
+    question = HOSTING_QUESTION
     passages = quire.retrieve(question, budget_chars=400)
     assert passages[0].name == "Hosting_Agreement.txt"
     assert "State of Ohio" in passages[0].text
@@ -44,7 +44,7 @@ def test_a_named_contract_is_searched_first(quire: Quire) -> None:
 
 def test_doc_scope_always_holds(quire: Quire) -> None:
     passages = quire.retrieve(
-        "Consider the Hosting Agreement between Bluebell Networks Inc. and Quarry Hill Bank; which law governs?",
+        HOSTING_QUESTION,
         doc_refs=["Supply_Agreement.txt"],
         budget_chars=2000,
     )
@@ -75,7 +75,9 @@ def test_ci_sized_legalbench_eval_through_the_cli(tmp_path: Path) -> None:
         (tmp_path / "contracts" / name).symlink_to(SHARED_DATA / "contracts" / name)
     queries = tmp_path / "queries.json"
     queries.write_text(json.dumps({"tests": small}), encoding="utf-8")
-    result = run_cli("eval", "retrieval", str(queries), "--budget-chars", "4000,16000", "--json", data_dir=tmp_path)
+    result = run_cli(
+        "eval", "retrieval", str(queries), "--budget-chars", "4000,16000", "--json", data_dir=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert len(report["queries"]) == 10

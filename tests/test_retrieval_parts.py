@@ -16,6 +16,9 @@ from rag.retrieve import reciprocal_rank_fusion
 from rag.routing import DocumentRouter, content_query
 from rag.types import ParsedDocument
 
+HOSTING_QUESTION = (
+    "Consider the Hosting Agreement between Bluebell Networks Inc. and Quarry Hill Bank; which law governs?"
+)
 PARTIES = [
     ("Distributor Agreement", "Northwind Traders Ltd.", "Kestrel Optics GmbH", "Texas"),
     ("Hosting Agreement", "Bluebell Networks Inc.", "Quarry Hill Bank", "Ohio"),
@@ -31,7 +34,7 @@ def contract(title: str, first: str, second: str, state: str) -> str:
         f"2. Term. This Agreement starts on the Effective Date and lasts five years. {first} may renew it.",
         "3. Payment. Invoices are payable within thirty days of receipt. Late amounts bear interest.",
         f"4. Governing Law. This Agreement shall be governed by the laws of the State of {state}.",
-        "5. Assignment. Neither party may assign this Agreement without the prior written consent of the other.",
+        "5. Assignment. Neither party may assign this Agreement without the written consent of the other.",
     ]
     return "\n\n".join(body) + "\n"
 
@@ -91,9 +94,7 @@ def test_keyword_index_finds_exact_words_and_follows_the_registry(registry: Regi
 def test_router_sends_a_named_contract_to_its_document(registry: Registry, tmp_path: Path) -> None:
     docs = ingest_generated(registry, tmp_path)
     router = DocumentRouter(registry)
-    route = router.route(
-        "Consider the Hosting Agreement between Bluebell Networks Inc. and Quarry Hill Bank; which law governs?"
-    )
+    route = router.route(HOSTING_QUESTION)
     assert route.doc_ids == (docs[1].doc_id,)
     assert "Bluebell" not in route.content_query and "law governs" in route.content_query
     assert router.route("Which law governs this agreement?").doc_ids == ()
@@ -102,7 +103,10 @@ def test_router_sends_a_named_contract_to_its_document(registry: Registry, tmp_p
 def test_content_query_keeps_the_question_when_nothing_names_a_document() -> None:
     card = set(tokenize("Hosting Agreement Bluebell Networks"))
     assert content_query("What is the term?", card, card) == "What is the term?"
-    assert content_query("Hosting Agreement of Bluebell Networks: what is the term?", card, card) == "what is the term"
+    assert (
+        content_query("Hosting Agreement of Bluebell Networks: what is the term?", card, card)
+        == "what is the term"
+    )
 
 
 def doc_text(text: str) -> DocText:
@@ -115,13 +119,20 @@ def test_clause_span_covers_the_numbered_clause() -> None:
     doc = doc_text(text)
     start = text.index("governed by")
     span = clause_span(doc, start, start + 10)
-    assert text[span[0] : span[1]].startswith("4. Governing Law.") and text[span[0] : span[1]].endswith("Texas.")
+    assert text[span[0] : span[1]].startswith("4. Governing Law.") and text[span[0] : span[1]].endswith(
+        "Texas."
+    )
 
 
 def test_assemble_merges_never_repeats_and_fits_the_budget() -> None:
     text = "".join(f"{n}. Clause number {n} says something about topic {n}.   " for n in range(1, 60))
     doc = doc_text(text)
-    hits = [Hit("d", 100, 160, 1.0), Hit("d", 150, 220, 0.9), Hit("d", 100, 160, 0.8), Hit("d", 2000, 2100, 0.7)]
+    hits = [
+        Hit("d", 100, 160, 1.0),
+        Hit("d", 150, 220, 0.9),
+        Hit("d", 100, 160, 0.8),
+        Hit("d", 2000, 2100, 0.7),
+    ]
     for budget in (50, 150, 400, 5000):
         for expand in (False, True):
             passages = assemble(hits, lambda _: doc, budget, expand=expand)
@@ -142,7 +153,9 @@ def test_cut_passage_takes_its_pages_from_what_it_keeps() -> None:
     assert (cut.page_start, cut.page_end, len(cut.text)) == (1, 1, 50)
 
 
-def test_invented_quote_in_a_model_reply_is_never_shown_as_a_quote(registry: Registry, tmp_path: Path) -> None:
+def test_invented_quote_in_a_model_reply_is_never_shown_as_a_quote(
+    registry: Registry, tmp_path: Path
+) -> None:
     from rag.citations import find_citations
     from rag.types import Passage
 
