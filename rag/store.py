@@ -56,7 +56,7 @@ class Store:
         self._collection = self._client.get_or_create_collection(
             name=settings.collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
-        self.keyword = KeywordIndex(self.registry, settings.data_dir)
+        self.keyword = KeywordIndex(self.registry, settings.state_dir)
         self.sweep_unfinished()
 
     # --- writing ----------------------------------------------------------------------------
