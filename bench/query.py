@@ -6,7 +6,7 @@ number of chunks. Each size is timed for the full retriever and, as the baseline
 run, for a bare dense Chroma query of the same questions. Writes bench/results/query.json and
 prints the table for BENCHMARKS.md.
 
-    python bench/query.py [--sizes 10000,100000] [--repeats 3]
+    python bench/query.py [--sizes 10000,100000] [--repeats 3] [--data-dir SCRATCH]
 """
 
 from __future__ import annotations
@@ -98,16 +98,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", type=Path, help="A scratch store to grow (default: a temporary one).")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
     with tempfile.TemporaryDirectory(prefix="quire-bench-") as scratch:
         files, questions = corpus_files(Path(scratch))
-        service = Quire(Settings(data_dir=Path(scratch) / "data"))
-        service.ingest(files)
+        service = Quire(Settings(data_dir=args.data_dir or Path(scratch) / "data"))
+        report = service.ingest(files)
         registry = service.store.registry
         originals = []
-        for info in registry.documents():
+        for info in [registry.info(r.doc_id) for r in report.documents if r.doc_id]:
             chunks = registry.chunks(info.doc_id)
             doc = ParsedDocument(
                 info.doc_id,

@@ -12,6 +12,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from rag.types import PageSpan, Passage, page_at
 
@@ -42,7 +43,11 @@ class DocText:
     name: str
     text: str
     pages: tuple[PageSpan, ...]
-    breaks: tuple[int, ...]  # clause start offsets, sorted
+
+    @cached_property
+    def breaks(self) -> tuple[int, ...]:
+        """Clause start offsets, sorted; found on first use (only documents that are hit)."""
+        return clause_breaks(self.text)
 
 
 def clause_breaks(text: str) -> tuple[int, ...]:

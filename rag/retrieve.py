@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from rag.embed import Embedder
-from rag.passages import DocText, Hit, assemble, clause_breaks
+from rag.passages import DocText, Hit, assemble
 from rag.routing import DocumentRouter, Route
 from rag.settings import RetrievalSettings
 from rag.store import Store
@@ -26,7 +26,7 @@ from rag.types import Passage
 
 CHARS_PER_CANDIDATE = 250  # candidates fetched per ranking: enough chunks to fill the budget twice over
 MIN_CANDIDATES = 16
-DOC_CACHE = 64  # documents whose text, pages, chunk offsets (and vectors, once scoped to) stay in memory
+DOC_CACHE = 256  # documents whose text, pages, chunk offsets (and vectors, once scoped to) stay in memory
 EXACT_SCOPE_CHUNKS = 20_000  # scoped searches over at most this many chunks score every vector exactly
 
 
@@ -74,7 +74,7 @@ class Retriever:
             return None  # being written or removed right now
         text = registry.text(doc_id)
         chunks = tuple((c.start, c.end) for c in registry.chunks(doc_id))
-        entry = _Doc(DocText(info.name, text, registry.pages(doc_id), clause_breaks(text)), chunks)
+        entry = _Doc(DocText(info.name, text, registry.pages(doc_id)), chunks)
         with self._docs_lock:
             self._docs[doc_id] = entry
             while len(self._docs) > DOC_CACHE:

@@ -10,7 +10,7 @@ import pytest
 from ingest.chunk import chunk_document
 from ingest.parse import join_pages
 from rag.keyword import KeywordIndex, tokenize
-from rag.passages import DocText, Hit, assemble, clause_breaks, clause_span
+from rag.passages import DocText, Hit, assemble, clause_span
 from rag.registry import Registry
 from rag.retrieve import reciprocal_rank_fusion
 from rag.routing import DocumentRouter, content_query
@@ -111,7 +111,7 @@ def test_content_query_keeps_the_question_when_nothing_names_a_document() -> Non
 
 def doc_text(text: str) -> DocText:
     _, pages = join_pages([text])
-    return DocText("generated.txt", text, pages, clause_breaks(text))
+    return DocText("generated.txt", text, pages)
 
 
 def test_clause_span_covers_the_numbered_clause() -> None:
@@ -146,7 +146,7 @@ def test_assemble_merges_never_repeats_and_fits_the_budget() -> None:
 
 def test_cut_passage_takes_its_pages_from_what_it_keeps() -> None:
     text, pages = join_pages(["first page words " * 10, "second page words " * 10])
-    doc = DocText("two.txt", text, pages, clause_breaks(text))
+    doc = DocText("two.txt", text, pages)
     whole = assemble([Hit("d", 0, len(text), 1.0)], lambda _: doc, 10_000, expand=False)[0]
     assert (whole.page_start, whole.page_end) == (1, 2)
     cut = assemble([Hit("d", 0, len(text), 1.0)], lambda _: doc, 50, expand=False)[0]
