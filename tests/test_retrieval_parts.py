@@ -32,8 +32,10 @@ def contract(title: str, first: str, second: str, state: str) -> str:
         f"{title.upper()}\n\nThis {title} is made between {first} and {second}.",
         "1. Definitions. Products means the goods listed in Exhibit A. Territory means North America.",
         f"2. Term. This Agreement starts on the Effective Date and lasts five years. {first} may renew it.",
-        "3. Payment. Invoices are payable within thirty days of receipt. Late amounts bear interest.",
-        f"4. Governing Law. This Agreement shall be governed by the laws of the State of {state}.",
+        "3. Payment. Invoices are payable within thirty days of receipt. Late amounts bear interest at one "
+        "percent per month until paid in full.",
+        f"4. Governing Law. This Agreement shall be governed by the laws of the State of {state}, without "
+        "regard to its conflict of laws rules.",
         "5. Assignment. Neither party may assign this Agreement without the written consent of the other.",
     ]
     return "\n\n".join(body) + "\n"
@@ -103,10 +105,7 @@ def test_router_sends_a_named_contract_to_its_document(registry: Registry, tmp_p
 def test_content_query_keeps_the_question_when_nothing_names_a_document() -> None:
     card = set(tokenize("Hosting Agreement Bluebell Networks"))
     assert content_query("What is the term?", card, card) == "What is the term?"
-    assert (
-        content_query("Hosting Agreement of Bluebell Networks: what is the term?", card, card)
-        == "what is the term"
-    )
+    assert content_query("Hosting Agreement of Bluebell Networks: what is the term?", card, card) == "what is the term"
 
 
 def doc_text(text: str) -> DocText:
@@ -120,7 +119,7 @@ def test_clause_span_covers_the_numbered_clause() -> None:
     start = text.index("governed by")
     span = clause_span(doc, start, start + 10)
     assert text[span[0] : span[1]].startswith("4. Governing Law.") and text[span[0] : span[1]].endswith(
-        "Texas."
+        "conflict of laws rules."
     )
 
 
@@ -153,9 +152,7 @@ def test_cut_passage_takes_its_pages_from_what_it_keeps() -> None:
     assert (cut.page_start, cut.page_end, len(cut.text)) == (1, 1, 50)
 
 
-def test_invented_quote_in_a_model_reply_is_never_shown_as_a_quote(
-    registry: Registry, tmp_path: Path
-) -> None:
+def test_invented_quote_in_a_model_reply_is_never_shown_as_a_quote(registry: Registry, tmp_path: Path) -> None:
     from rag.citations import find_citations
     from rag.types import Passage
 
