@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -30,7 +31,7 @@ from rag.service import Quire  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.types import Chunk, ParsedDocument  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("QUIRE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 BUDGET = 16_000
 
 
@@ -55,9 +56,7 @@ def corpus_files(scratch: Path) -> tuple[list[Path], list[str]]:
     return files, questions * 10
 
 
-def grow(
-    service: Quire, target: int, originals: list[tuple[ParsedDocument, list[Chunk], list[list[float]]]]
-) -> float:
+def grow(service: Quire, target: int, originals: list[tuple[ParsedDocument, list[Chunk], list[list[float]]]]) -> float:
     """Store copies of the originals under new ids until `target` chunks; returns seconds taken."""
     began = time.perf_counter()
     copy = 0
@@ -92,6 +91,12 @@ def timings(call, questions: list[str], repeats: int) -> dict[str, float]:
         "p95_ms": round(samples[int(0.95 * (len(samples) - 1))], 2),
         "n": len(samples),
     }
+
+
+def write_results(results: list[dict]) -> None:
+    out = ROOT / "bench" / "results" / "query.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"budget_chars": BUDGET, "results": results}, indent=1) + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -138,11 +143,7 @@ def main() -> None:
             }
             results.append(row)
             print(json.dumps(row), flush=True)
-    out = ROOT / "bench" / "results" / "query.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps({"budget_chars": BUDGET, "results": results}, indent=1) + "\n", encoding="utf-8"
-    )
+            write_results(results)  # after each size, so a long run keeps what it measured
     print("| chunks | retrieve p50 | retrieve p95 | dense p50 | dense p95 | p95 ratio | index build |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
