@@ -123,7 +123,7 @@ def main() -> None:
                 registry.text(info.doc_id),
                 registry.pages(info.doc_id),
             )
-            originals.append((doc, chunks, service.store.vectors(info.doc_id, len(chunks))))
+            originals.append((doc, chunks, service.store.vectors(info.doc_id, [c.index for c in chunks])))
         for size in sizes:
             grow_s = grow(service, size, originals)
             retriever = Retriever(service.store, service.embedder)

@@ -33,7 +33,7 @@ EXACT_SCOPE_CHUNKS = 20_000  # scoped searches over at most this many chunks sco
 @dataclass(frozen=True)
 class _Doc:
     text: DocText
-    chunks: tuple[tuple[int, int], ...]  # chunk index -> (start, end)
+    chunks: dict[int, tuple[int, int]]  # chunk index -> (start, end)
 
 
 def reciprocal_rank_fusion(
@@ -73,7 +73,7 @@ class Retriever:
         if info is None:
             return None  # being written or removed right now
         text = registry.text(doc_id)
-        chunks = tuple((c.start, c.end) for c in registry.chunks(doc_id))
+        chunks = {c.index: (c.start, c.end) for c in registry.chunks(doc_id)}
         entry = _Doc(DocText(info.name, text, registry.pages(doc_id)), chunks)
         with self._docs_lock:
             self._docs[doc_id] = entry
@@ -81,12 +81,12 @@ class Retriever:
                 self._docs.popitem(last=False)
         return entry
 
-    def _doc_vectors(self, doc_id: str, count: int) -> np.ndarray:
+    def _doc_vectors(self, doc_id: str, indexes: list[int]) -> np.ndarray:
         with self._docs_lock:
             if doc_id in self._vectors:
                 self._vectors.move_to_end(doc_id)
                 return self._vectors[doc_id]
-        matrix = np.asarray(self.store.vectors(doc_id, count), dtype=np.float32).reshape(count, -1)
+        matrix = np.asarray(self.store.vectors(doc_id, indexes), dtype=np.float32).reshape(len(indexes), -1)
         with self._docs_lock:
             self._vectors[doc_id] = matrix
             while len(self._vectors) > DOC_CACHE:
@@ -96,21 +96,19 @@ class Retriever:
     # --- ranking ----------------------------------------------------------------------------
     def _dense(self, query: str, k: int, doc_ids: Sequence[str] | None) -> list[tuple[str, int]]:
         embedding = self._embed(query)
-        docs = [(d, self._doc(d)) for d in doc_ids or ()]
-        if docs and sum(len(doc.chunks) for _, doc in docs if doc) <= EXACT_SCOPE_CHUNKS:
-            return self._dense_exact(embedding, k, [(d, len(doc.chunks)) for d, doc in docs if doc])
+        docs = [(d, sorted(doc.chunks)) for d in doc_ids or () if (doc := self._doc(d))]
+        if doc_ids and sum(len(indexes) for _, indexes in docs) <= EXACT_SCOPE_CHUNKS:
+            return self._dense_exact(embedding, k, docs)
         hits = self.store.query(embedding, k=k, doc_ids=doc_ids)
         return [(h.doc_id, h.index) for h in hits]
 
-    def _dense_exact(
-        self, embedding: list[float], k: int, docs: list[tuple[str, int]]
-    ) -> list[tuple[str, int]]:
+    def _dense_exact(self, embedding: list[float], k: int, docs: list[tuple[str, list[int]]]) -> list[tuple[str, int]]:
         """Cosine against every chunk of the scoped documents: exact, and faster than a filtered
         approximate query once the store is large."""
-        keys = [(doc_id, i) for doc_id, count in docs for i in range(count)]
+        keys = [(doc_id, i) for doc_id, indexes in docs for i in indexes]
         if not keys:
             return []
-        matrix = np.concatenate([self._doc_vectors(doc_id, count) for doc_id, count in docs])
+        matrix = np.concatenate([self._doc_vectors(doc_id, indexes) for doc_id, indexes in docs])
         scores = matrix @ np.asarray(embedding, dtype=np.float32)
         best = np.argsort(-scores, kind="stable")[:k]
         return [keys[i] for i in best]
@@ -118,9 +116,7 @@ class Retriever:
     def _keyword(self, query: str, k: int, doc_ids: Sequence[str] | None) -> list[tuple[str, int]]:
         return [(h.doc_id, h.index) for h in self.store.keyword.search(query, k, doc_ids)]
 
-    def rank(
-        self, query: str, k: int, doc_ids: Sequence[str] | None = None
-    ) -> list[tuple[tuple[str, int], float]]:
+    def rank(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[tuple[str, int], float]]:
         """Chunk keys with fused scores, best first, by the configured mode."""
         mode = self.settings.mode
         rankings: list[list[tuple[str, int]]] = []
@@ -140,7 +136,7 @@ class Retriever:
         hits = []
         for (doc_id, index), score in ranked:
             doc = self._doc(doc_id)
-            if doc is None or index >= len(doc.chunks):
+            if doc is None or index not in doc.chunks:
                 continue
             start, end = doc.chunks[index]
             hits.append(Hit(doc_id, start, end, score))

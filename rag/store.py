@@ -123,12 +123,12 @@ class Store:
     def vector_count(self) -> int:
         return int(self._collection.count())
 
-    def vectors(self, doc_id: str, count: int) -> list[list[float]]:
-        """The stored vectors of one document's chunks 0..count-1, fetched by id (no metadata
-        filter: Chroma's `where` costs ~100 ms at 100k vectors, an id lookup a few)."""
-        result = self._collection.get(ids=[f"{doc_id}:{i}" for i in range(count)], include=["embeddings"])
+    def vectors(self, doc_id: str, indexes: Sequence[int]) -> list[list[float]]:
+        """The stored vectors of some of a document's chunks, fetched by id (no metadata filter:
+        Chroma's `where` costs ~100 ms at 100k vectors, an id lookup a few)."""
+        result = self._collection.get(ids=[f"{doc_id}:{i}" for i in indexes], include=["embeddings"])
         by_id = dict(zip(result["ids"], result["embeddings"], strict=True))
-        return [list(by_id[f"{doc_id}:{i}"]) for i in range(count)]
+        return [list(by_id[f"{doc_id}:{i}"]) for i in indexes]
 
     def query(self, embedding: list[float], k: int, doc_ids: Sequence[str] | None = None) -> list[VectorHit]:
         where: dict[str, Any] | None = None
