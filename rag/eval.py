@@ -119,9 +119,7 @@ def score(passages: list[Passage], gold: tuple[Gold, ...], budget: int) -> Score
     )
 
 
-def evaluate(
-    retrieve: Callable[[str, int], list[Passage]], queries: list[Query], budgets: tuple[int, ...]
-) -> Report:
+def evaluate(retrieve: Callable[[str, int], list[Passage]], queries: list[Query], budgets: tuple[int, ...]) -> Report:
     began = time.perf_counter()
     rows: list[dict[str, Any]] = []
     scores: dict[int, list[Score]] = {b: [] for b in budgets}
@@ -188,17 +186,13 @@ def _parse_budgets(text: str) -> tuple[int, ...]:
 def _print_report(label: str, report: Report) -> None:
     from rich.console import Console
 
-    parts = [
-        f"{b:,} chars: recall {s.recall:.1%}, precision {s.precision:.1%}" for b, s in report.overall.items()
-    ]
+    parts = [f"{b:,} chars: recall {s.recall:.1%}, precision {s.precision:.1%}" for b, s in report.overall.items()]
     Console().print(f"[bold]{label}[/bold]  " + " | ".join(parts), highlight=False)
 
 
 @eval_app.command("retrieval")
 def retrieval_command(
-    queries_file: Annotated[
-        Path, typer.Argument(help="LegalBench-RAG query file ({tests: [{query, snippets}]}).")
-    ],
+    queries_file: Annotated[Path, typer.Argument(help="LegalBench-RAG query file ({tests: [{query, snippets}]}).")],
     budget_chars: Annotated[str, typer.Option(help="Character budgets, comma separated.")] = "4000,16000",
     data_dir: Annotated[
         Path | None,

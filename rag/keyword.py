@@ -129,9 +129,7 @@ class KeywordIndex:
         self._doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in by_doc.items()}
 
     # --- searching --------------------------------------------------------------------------
-    def search(
-        self, query: str, k: int, doc_ids: tuple[str, ...] | list[str] | None = None
-    ) -> list[KeywordHit]:
+    def search(self, query: str, k: int, doc_ids: tuple[str, ...] | list[str] | None = None) -> list[KeywordHit]:
         """The k chunks with the highest BM25 score for `query` (zero scores left out), best first."""
         tokens = tokenize(query)
         with self._lock:

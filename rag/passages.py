@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -102,7 +102,7 @@ def _absorb(pieces: list[_Piece], piece: _Piece) -> None:
 
 
 def assemble(
-    hits: Sequence[Hit], doc: Callable[[str], DocText], budget_chars: int, expand: bool = True
+    hits: Iterable[Hit], doc: Callable[[str], DocText], budget_chars: int, expand: bool = True
 ) -> list[Passage]:
     """Passages from ranked hits: grown, merged, without repeats, in rank order, within budget."""
     by_doc: dict[str, list[_Piece]] = {}
@@ -160,9 +160,7 @@ def _passage(doc: DocText, piece: _Piece) -> Passage:
     )
 
 
-def cut_to_budget(
-    passages: Sequence[Passage], budget_chars: int, doc: Callable[[str], DocText]
-) -> list[Passage]:
+def cut_to_budget(passages: Sequence[Passage], budget_chars: int, doc: Callable[[str], DocText]) -> list[Passage]:
     """Passages in order until `budget_chars` are spent; the last one is cut to fit, its pages
     recomputed from the characters it keeps."""
     kept: list[Passage] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -132,15 +132,14 @@ class Retriever:
             return Route((), query)
         return self.router.route(query)
 
-    def _hits(self, ranked: list[tuple[tuple[str, int], float]]) -> list[Hit]:
-        hits = []
+    def _hits(self, ranked: list[tuple[tuple[str, int], float]]) -> Iterator[Hit]:
+        """Hits in rank order, lazily: assembly stops once the budget is full, so documents
+        ranked below that are never loaded."""
         for (doc_id, index), score in ranked:
             doc = self._doc(doc_id)
-            if doc is None or index not in doc.chunks:
-                continue
-            start, end = doc.chunks[index]
-            hits.append(Hit(doc_id, start, end, score))
-        return hits
+            if doc is not None and index in doc.chunks:
+                start, end = doc.chunks[index]
+                yield Hit(doc_id, start, end, score)
 
     def retrieve(
         self, query: str, budget_chars: int, doc_ids: Sequence[str] | None = None, k: int | None = None

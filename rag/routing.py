@@ -62,10 +62,7 @@ class DocumentRouter:
         import bm25s
 
         documents = self.registry.documents()
-        cards = [
-            tokenize(name_words(d.name) + " " + self.registry.text(d.doc_id)[:HEADER_CHARS])
-            for d in documents
-        ]
+        cards = [tokenize(name_words(d.name) + " " + self.registry.text(d.doc_id)[:HEADER_CHARS]) for d in documents]
         bm25 = None
         if documents:
             bm25 = bm25s.BM25()
@@ -120,11 +117,7 @@ def content_query(query: str, card: set[str], distinctive: set[str]) -> str:
     for match in SEGMENT.finditer(query):
         words = tokenize(match.group())
         on_card = sum(w in card for w in words)
-        if (
-            words
-            and on_card / len(words) >= MENTION_SHARE
-            and len(distinctive.intersection(words)) >= MIN_DISTINCTIVE
-        ):
+        if words and on_card / len(words) >= MENTION_SHARE and len(distinctive.intersection(words)) >= MIN_DISTINCTIVE:
             dropped = True
             continue
         kept.append(match.group().strip())

@@ -75,9 +75,7 @@ def test_ci_sized_legalbench_eval_through_the_cli(tmp_path: Path) -> None:
         (tmp_path / "contracts" / name).symlink_to(SHARED_DATA / "contracts" / name)
     queries = tmp_path / "queries.json"
     queries.write_text(json.dumps({"tests": small}), encoding="utf-8")
-    result = run_cli(
-        "eval", "retrieval", str(queries), "--budget-chars", "4000,16000", "--json", data_dir=tmp_path
-    )
+    result = run_cli("eval", "retrieval", str(queries), "--budget-chars", "4000,16000", "--json", data_dir=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert len(report["queries"]) == 10
