@@ -260,6 +260,9 @@ def serve(
 
 
 app.command("summarize")(make_summarize_command(State.service, run_friendly, emit))
+from rag.eval import eval_app  # noqa: E402  (sub-app: `quire eval retrieval`)
+
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

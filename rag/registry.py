@@ -7,6 +7,7 @@ when its row says `ready`, which is written last, in one transaction.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -171,6 +172,14 @@ class Registry:
             )
             for r in rows
         ]
+
+    def version(self) -> str:
+        """A digest of which documents are ready, with their chunk counts: what derived indexes
+        (the keyword index, the document router) compare against to know they are stale."""
+        rows = self._db().execute(
+            "SELECT doc_id, chunk_count FROM documents WHERE status = 'ready' ORDER BY doc_id"
+        ).fetchall()
+        return hashlib.sha256("".join(f"{r[0]}:{r[1]};" for r in rows).encode()).hexdigest()
 
     def counts(self) -> dict[str, int]:
         db = self._db()

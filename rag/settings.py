@@ -118,6 +118,13 @@ class StoreSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     top_k: int = Field(8, ge=1, description="Passages retrieved per question before the budget cut.")
     budget_chars: int = Field(8000, ge=200, description="Characters of passages put in front of the model.")
+    mode: Literal["hybrid", "dense", "keyword"] = Field(
+        "hybrid", description="`hybrid` fuses vector and BM25 rankings; `dense` or `keyword` use one alone."
+    )
+    routing: bool = Field(True, description="Search a contract first when a question names it.")
+    expand: bool = Field(True, description="Grow a hit to its whole clause when that is not much longer.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: higher flattens rank weights.")
+    keyword_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking against the vectors'.")
 
 
 class IngestSettings(BaseModel):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import DocumentNotFound, StoreUnavailable
+from rag.keyword import KeywordIndex
 from rag.registry import Registry
 from rag.settings import Settings, StoreSettings
 from rag.types import Chunk, DocumentInfo, ParsedDocument
@@ -58,6 +59,7 @@ class Store:
         self._collection = self._client.get_or_create_collection(
             name=settings.collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
+        self.keyword = KeywordIndex(self.registry, settings.state_dir)
         self.sweep_unfinished()
 
     # --- writing ----------------------------------------------------------------------------
@@ -67,6 +69,8 @@ class Store:
         for doc_id in leftovers:
             self._delete_vectors(doc_id)
             self.registry.delete(doc_id)
+        if leftovers:
+            self.keyword.invalidate()
         return leftovers
 
     def add_document(
@@ -92,6 +96,7 @@ class Store:
         self.registry.commit(doc.doc_id, replaces)
         for old in replaces:
             self._delete_vectors(old)
+        self.keyword.invalidate()
         return replaces
 
     def _delete_vectors(self, doc_id: str) -> None:
@@ -102,6 +107,7 @@ class Store:
             raise DocumentNotFound(f"no document with id {doc_id}")
         self.registry.delete(doc_id)  # invisible first, then the vectors
         self._delete_vectors(doc_id)
+        self.keyword.invalidate()
 
     # --- reading ----------------------------------------------------------------------------
     def resolve(self, ref: str) -> DocumentInfo:
@@ -119,6 +125,13 @@ class Store:
 
     def vector_count(self) -> int:
         return int(self._collection.count())
+
+    def vectors(self, doc_id: str, indexes: Sequence[int]) -> list[list[float]]:
+        """The stored vectors of some of a document's chunks, fetched by id (no metadata filter:
+        Chroma's `where` costs ~100 ms at 100k vectors, an id lookup a few)."""
+        result = self._collection.get(ids=[f"{doc_id}:{i}" for i in indexes], include=["embeddings"])
+        by_id = dict(zip(result["ids"], result["embeddings"], strict=True))
+        return [list(by_id[f"{doc_id}:{i}"]) for i in indexes]
 
     def query(self, embedding: list[float], k: int, doc_ids: Sequence[str] | None = None) -> list[VectorHit]:
         where: dict[str, Any] | None = None

@@ -1,0 +1,174 @@
+"""Fast tests of the retrieval parts on generated documents (no models): fusion, the keyword
+index and how it keeps in step with the registry, routing, and passage assembly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.chunk import chunk_document
+from ingest.parse import join_pages
+from rag.keyword import KeywordIndex, tokenize
+from rag.passages import DocText, Hit, assemble, clause_span
+from rag.registry import Registry
+from rag.retrieve import reciprocal_rank_fusion
+from rag.routing import DocumentRouter, content_query
+from rag.types import ParsedDocument
+
+HOSTING_QUESTION = (
+    "Consider the Hosting Agreement between Bluebell Networks Inc. and Quarry Hill Bank; which law governs?"
+)
+PARTIES = [
+    ("Distributor Agreement", "Northwind Traders Ltd.", "Kestrel Optics GmbH", "Texas"),
+    ("Hosting Agreement", "Bluebell Networks Inc.", "Quarry Hill Bank", "Ohio"),
+    ("Supply Agreement", "Marigold Foods Corp.", "Atlas Freight Co.", "Delaware"),
+]
+
+
+def contract(title: str, first: str, second: str, state: str) -> str:
+    """A small contract with numbered clauses; the governing-law clause names `state`."""
+    body = [
+        f"{title.upper()}\n\nThis {title} is made between {first} and {second}.",
+        "1. Definitions. Products means the goods listed in Exhibit A. Territory means North America.",
+        f"2. Term. This Agreement starts on the Effective Date and lasts five years. {first} may renew it.",
+        "3. Payment. Invoices are payable within thirty days of receipt. Late amounts bear interest at one "
+        "percent per month until paid in full.",
+        f"4. Governing Law. This Agreement shall be governed by the laws of the State of {state}, without "
+        "regard to its conflict of laws rules.",
+        "5. Assignment. Neither party may assign this Agreement without the written consent of the other.",
+    ]
+    return "\n\n".join(body) + "\n"
+
+
+def ingest_generated(registry: Registry, tmp_path: Path, max_chars: int = 200) -> list[ParsedDocument]:
+    docs = []
+    for number, spec in enumerate(PARTIES):
+        text, pages = join_pages([contract(*spec)])
+        doc = ParsedDocument(f"{number:064d}", f"{spec[0].replace(' ', '_')}.txt", "", "text", text, pages)
+        registry.begin(doc, chunk_document(doc, max_chars))
+        registry.commit(doc.doc_id, [])
+        docs.append(doc)
+    return docs
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    return Registry(tmp_path / "registry.sqlite3")
+
+
+def test_fusion_rewards_agreement_between_rankings() -> None:
+    dense = [("a", 0), ("b", 0), ("c", 0)]
+    keyword = [("c", 0), ("d", 0), ("a", 0)]
+    fused = [key for key, _ in reciprocal_rank_fusion([dense, keyword])]
+    assert fused[:2] == [("a", 0), ("c", 0)]  # in both lists
+    assert set(fused) == {("a", 0), ("b", 0), ("c", 0), ("d", 0)}
+    assert [k for k, _ in reciprocal_rank_fusion([dense, keyword], weights=[0.0, 1.0])][0] == ("c", 0)
+
+
+def test_tokenize_stems_and_drops_function_words() -> None:
+    assert tokenize("The Agreement is governed by") == tokenize("agreements governing")
+    assert "not" in tokenize("shall not assign")
+
+
+def test_keyword_index_finds_exact_words_and_follows_the_registry(registry: Registry, tmp_path: Path) -> None:
+    docs = ingest_generated(registry, tmp_path)
+    index = KeywordIndex(registry, tmp_path)
+    hits = index.search("Which law governs this agreement?", k=3)
+    assert hits and "governed by the laws" in registry.chunk(hits[0].doc_id, hits[0].index).text
+    texas = index.search("laws of the State of Texas", k=1)[0]
+    assert texas.doc_id == docs[0].doc_id
+    assert (tmp_path / "keyword").is_dir()  # persisted
+    # A second index (another process) loads what is on disk and agrees.
+    again = KeywordIndex(registry, tmp_path).search("laws of the State of Texas", k=1)[0]
+    assert (again.doc_id, again.index) == (texas.doc_id, texas.index)
+    # Scoping keeps only the chosen document.
+    scoped = index.search("governed by the laws", k=5, doc_ids=[docs[2].doc_id])
+    assert {h.doc_id for h in scoped} == {docs[2].doc_id}
+    # The registry changes behind the index's back: it notices and rebuilds.
+    registry.delete(docs[0].doc_id)
+    assert all(h.doc_id != docs[0].doc_id for h in index.search("State of Texas", k=5))
+    index.invalidate()
+    assert not (tmp_path / "keyword").exists()
+    assert index.search("nothing matches zzzz", k=5) == []
+
+
+def test_router_sends_a_named_contract_to_its_document(registry: Registry, tmp_path: Path) -> None:
+    docs = ingest_generated(registry, tmp_path)
+    router = DocumentRouter(registry)
+    route = router.route(HOSTING_QUESTION)
+    assert route.doc_ids == (docs[1].doc_id,)
+    assert "Bluebell" not in route.content_query and "law governs" in route.content_query
+    assert router.route("Which law governs this agreement?").doc_ids == ()
+
+
+def test_content_query_keeps_the_question_when_nothing_names_a_document() -> None:
+    card = set(tokenize("Hosting Agreement Bluebell Networks"))
+    assert content_query("What is the term?", card, card) == "What is the term?"
+    assert content_query("Hosting Agreement of Bluebell Networks: what is the term?", card, card) == "what is the term"
+
+
+def doc_text(text: str) -> DocText:
+    _, pages = join_pages([text])
+    return DocText("generated.txt", text, pages)
+
+
+def test_clause_span_covers_the_numbered_clause() -> None:
+    text = contract(*PARTIES[0])
+    doc = doc_text(text)
+    start = text.index("governed by")
+    span = clause_span(doc, start, start + 10)
+    assert text[span[0] : span[1]].startswith("4. Governing Law.") and text[span[0] : span[1]].endswith(
+        "conflict of laws rules."
+    )
+
+
+def test_assemble_merges_never_repeats_and_fits_the_budget() -> None:
+    text = "".join(f"{n}. Clause number {n} says something about topic {n}.   " for n in range(1, 60))
+    doc = doc_text(text)
+    hits = [
+        Hit("d", 100, 160, 1.0),
+        Hit("d", 150, 220, 0.9),
+        Hit("d", 100, 160, 0.8),
+        Hit("d", 2000, 2100, 0.7),
+    ]
+    for budget in (50, 150, 400, 5000):
+        for expand in (False, True):
+            passages = assemble(hits, lambda _: doc, budget, expand=expand)
+            assert sum(len(p.text) for p in passages) <= budget
+            covered = [i for p in passages for i in range(p.start, p.end)]
+            assert len(covered) == len(set(covered))  # no character twice
+            assert all(p.text == text[p.start : p.end] for p in passages)
+    merged = assemble(hits, lambda _: doc, 5000, expand=False)
+    assert (merged[0].start, merged[0].end) == (100, 220)  # overlapping hits became one passage
+
+
+def test_cut_passage_takes_its_pages_from_what_it_keeps() -> None:
+    text, pages = join_pages(["first page words " * 10, "second page words " * 10])
+    doc = DocText("two.txt", text, pages)
+    whole = assemble([Hit("d", 0, len(text), 1.0)], lambda _: doc, 10_000, expand=False)[0]
+    assert (whole.page_start, whole.page_end) == (1, 2)
+    cut = assemble([Hit("d", 0, len(text), 1.0)], lambda _: doc, 50, expand=False)[0]
+    assert (cut.page_start, cut.page_end, len(cut.text)) == (1, 1, 50)
+
+
+def test_invented_quote_in_a_model_reply_is_never_shown_as_a_quote(registry: Registry, tmp_path: Path) -> None:
+    from rag.citations import find_citations
+    from rag.types import Passage
+
+    docs = ingest_generated(registry, tmp_path)
+    text = docs[0].text
+    start = text.index("4. Governing Law.")
+    passage = Passage(docs[0].doc_id, docs[0].name, 1, 1, start, len(text), text[start:], 1.0)
+    reply = (
+        'The agreement is governed by Texas law: "shall be governed by the laws of the State of Texas" [1]. '
+        'It also says "disputes go to binding arbitration in Paris" [1].'
+    )
+    citations, shown = find_citations(registry, [passage], "Which law governs?", reply)
+    real = [c for c in citations if c.verified and "Texas" in c.quote]
+    assert real and text[real[0].start : real[0].end] == real[0].quote
+    invented = [c for c in citations if "Paris" in c.quote]
+    assert len(invented) == 1 and not invented[0].verified and invented[0].start == -1
+    assert '"disputes go to binding arbitration in Paris"' not in shown
+    assert "[unverified, not found in the document]" in shown
+    assert '"shall be governed by the laws of the State of Texas"' in shown
