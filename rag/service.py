@@ -35,7 +35,8 @@ class Quire:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return Embedder(self.settings.embed.model_path, self.settings.embed.batch_size)
+        embed = self.settings.embed
+        return Embedder(embed.model_path, embed.batch_size, embed.precision)
 
     @cached_property
     def retriever(self) -> Retriever:
