@@ -209,7 +209,3 @@ def test_sigkill_at_random_points_leaves_no_half_document(tmp_path: Path) -> Non
     check = json.loads(doctor.stdout)["check"]
     assert doctor.returncode == 0 and check["ok"] and check["documents"] == 12
     assert check["vectors"] == check["chunks"]
-    removed = run_cli("rm", "contract_01.txt", "--json", data_dir=data_dir, env=env)
-    assert removed.returncode == 0, removed.stderr
-    after = _inspect(settings)
-    assert after.ok and after.documents == 11 and after.vectors == after.chunks < check["chunks"]
