@@ -42,7 +42,9 @@ def chroma_client(store: StoreSettings, data_dir: Path) -> Any:
     if store.mode == "server":
         headers = {"Authorization": f"Bearer {store.auth_token}"} if store.auth_token else None
         try:
-            return chromadb.HttpClient(host=store.host, port=store.port, settings=chroma_settings, headers=headers)
+            return chromadb.HttpClient(
+                host=store.host, port=store.port, settings=chroma_settings, headers=headers
+            )
         except Exception as error:  # noqa: BLE001
             raise QuireError(
                 f"Chroma server at {store.host}:{store.port} is not answering: start it (`chroma run`) "
@@ -131,12 +133,16 @@ class Store:
         """Store a document atomically; returns the ids of older versions (same name) it replaced."""
         with self._writers_lock(exclusive=False):
             replaces = [d for d in self.registry.ready_ids_named(doc.name) if d != doc.doc_id]
+            known = self._vectors_by_text(replaces)
             self.registry.begin(doc, chunks)
             for first in range(0, len(chunks), VECTOR_BATCH):
                 batch = chunks[first : first + VECTOR_BATCH]
+                texts = [c.text for c in batch]
+                todo = [t for t in texts if t not in known]
+                fresh = dict(zip(todo, embed(todo), strict=True)) if todo else {}
                 self._collection.upsert(
                     ids=[f"{c.doc_id}:{c.index}" for c in batch],
-                    embeddings=embed([c.text for c in batch]),
+                    embeddings=[known[t] if t in known else fresh[t] for t in texts],
                     metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c in batch],
                 )
                 if on_batch:
@@ -146,6 +152,19 @@ class Store:
                 self._delete_vectors(old)
                 self.registry.delete(old)
         return replaces
+
+    def _vectors_by_text(self, doc_ids: list[str]) -> dict[str, list[float]]:
+        """Vectors of the chunks of older versions, by chunk text: an edited contract re-embeds
+        only the clauses that changed."""
+        known: dict[str, list[float]] = {}
+        for doc_id in doc_ids:
+            chunks = {f"{doc_id}:{c.index}": c.text for c in self.registry.chunks(doc_id)}
+            if not chunks:
+                continue
+            got = self._collection.get(ids=list(chunks), include=["embeddings"])
+            for vector_id, vector in zip(got["ids"], got["embeddings"], strict=True):
+                known[chunks[vector_id]] = [float(x) for x in vector]
+        return known
 
     def _delete_vectors(self, doc_id: str) -> None:
         self._collection.delete(where={"doc_id": doc_id})

@@ -80,6 +80,24 @@ def test_changed_file_replaces_old_version_in_one_step(settings: Settings, contr
     assert store.check().ok
 
 
+def test_changed_file_embeds_only_changed_chunks(settings: Settings, tmp_path: Path) -> None:
+    store = Store(settings)
+    path = write_docs(tmp_path / "docs", 1, clauses=12)[0]
+    ingest_paths([path], store, hash_embed, settings.ingest)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("lot 1-12 ", "lot 1-twelve "), encoding="utf-8")
+    embedded: list[str] = []
+
+    def counting_embed(texts: Sequence[str]) -> list[list[float]]:
+        embedded.extend(texts)
+        return hash_embed(texts)
+
+    new = ingest_paths([path], store, counting_embed, settings.ingest).documents[0]
+    assert new.status == "ingested" and 0 < len(embedded) < new.chunks
+    assert all("twelve" in t for t in embedded)
+    assert store.check().ok
+
+
 def test_failed_new_version_keeps_the_old_one_visible(settings: Settings, contract_txt: Path) -> None:
     store = Store(settings)
     old = ingest_paths([contract_txt], store, hash_embed, settings.ingest).documents[0]
