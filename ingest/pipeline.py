@@ -1,12 +1,16 @@
 """Run the ingestion steps for many files: each file succeeds or fails alone, never half-stored.
 
 A file whose content (sha256) is already stored is reported `unchanged` and costs nothing.
+Files are parsed and chunked in a thread a little ahead of the embedder, so that the CPU time
+of parsing hides behind the (dominant) embedding time.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +21,7 @@ from ingest.parse import parse_file
 from rag.errors import IngestError
 from rag.settings import IngestSettings
 from rag.store import Store
+from rag.types import Chunk, ParsedDocument
 
 Status = Literal["ingested", "unchanged", "failed"]
 
@@ -50,56 +55,123 @@ class IngestReport:
 
 @dataclass
 class IngestProgress:
-    """Callbacks for progress bars (CLI) and status lines (UI); all optional."""
+    """Callbacks for progress bars (CLI) and status lines (UI); all optional.
+
+    on_start(files) once; per file: on_file(name), on_parsed(name, pages, chunks) once it is read,
+    on_chunks(done, total) as its chunks are embedded, on_result(result) at the end."""
 
     on_start: Callable[[int], None] = lambda total: None
     on_file: Callable[[str], None] = lambda name: None
+    on_parsed: Callable[[str, int, int], None] = lambda name, pages, chunks: None
     on_chunks: Callable[[int, int], None] = lambda done, total: None
     on_result: Callable[[IngestResult], None] = lambda result: None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A file read and chunked, waiting for its embeddings."""
+
+    path: Path
+    doc: ParsedDocument
+    chunks: list[Chunk]
+
+
+Embed = Callable[[Sequence[str]], list[list[float]]]
+READ_AHEAD = 2  # files parsed ahead of the embedder: enough to overlap, little memory
+
+
+def _failed(path: Path, error: str) -> IngestResult:
+    return IngestResult(str(path), path.name, "", "failed", error=error)
+
+
+def _unchanged(path: Path, store: Store, doc_id: str) -> IngestResult | None:
+    if store.registry.status(doc_id) != "ready":
+        return None
+    info = store.registry.info(doc_id)
+    pages, chunks = (info.pages, info.chunks) if info else (0, 0)
+    return IngestResult(str(path), path.name, doc_id, "unchanged", pages, chunks)
+
+
+def prepare_file(
+    path: Path, store: Store, settings: IngestSettings, password: str | None = None
+) -> Prepared | IngestResult:
+    """Read and chunk one file, or say why not (failed) or why not needed (unchanged)."""
+    try:
+        if not path.exists():
+            return _failed(path, "no such file")
+        source = describe(path)
+        if source.size > settings.max_bytes:
+            return _failed(
+                path,
+                f"the file is {source.size:,} bytes, more than the limit of "
+                f"{settings.max_bytes:,} (QUIRE_INGEST__MAX_BYTES)",
+            )
+        known = _unchanged(path, store, sha256_file(path))
+        if known:
+            return known
+        doc = parse_file(source, max_pages=settings.max_pages, password=password)
+        return Prepared(path, doc, chunk_document(doc, settings.chunk_chars))
+    except IngestError as error:
+        return _failed(path, str(error))
+    except OSError as error:
+        return _failed(path, f"the file could not be read: {error.strerror or error}")
+    except Exception as error:  # noqa: BLE001 - one file's surprise must not stop the batch
+        return _failed(path, f"the file could not be read ({type(error).__name__}: {error})")
+
+
+def store_prepared(item: Prepared, store: Store, embed: Embed, progress: IngestProgress) -> IngestResult:
+    """Embed and store a prepared file; a copy stored meanwhile (same content) makes it `unchanged`."""
+    known = _unchanged(item.path, store, item.doc.doc_id)
+    if known:
+        return known
+    done = 0
+
+    def on_batch(count: int) -> None:
+        nonlocal done
+        done += count
+        progress.on_chunks(done, len(item.chunks))
+
+    store.add_document(item.doc, item.chunks, embed, on_batch=on_batch)
+    return IngestResult(
+        str(item.path), item.path.name, item.doc.doc_id, "ingested", len(item.doc.pages), len(item.chunks)
+    )
+
+
 def ingest_file(
     path: Path,
     store: Store,
-    embed: Callable[[Sequence[str]], list[list[float]]],
+    embed: Embed,
     settings: IngestSettings,
     password: str | None = None,
     progress: IngestProgress | None = None,
 ) -> IngestResult:
     progress = progress or IngestProgress()
-    name = path.name
-    try:
-        source = describe(path)
-        if source.size > settings.max_bytes:
-            raise IngestError(
-                f"the file is {source.size:,} bytes, more than the limit of {settings.max_bytes:,} (QUIRE_INGEST__MAX_BYTES)"
-            )
-        doc_id = sha256_file(path)
-        if store.registry.status(doc_id) == "ready":
-            info = store.registry.info(doc_id)
-            return IngestResult(str(path), name, doc_id, "unchanged", info.pages if info else 0, info.chunks if info else 0)
-        doc = parse_file(source, max_pages=settings.max_pages, password=password)
-        chunks = chunk_document(doc, settings.chunk_chars)
-        done = 0
+    item = prepare_file(path, store, settings, password)
+    if isinstance(item, IngestResult):
+        return item
+    progress.on_parsed(path.name, len(item.doc.pages), len(item.chunks))
+    return store_prepared(item, store, embed, progress)
 
-        def on_batch(count: int) -> None:
-            nonlocal done
-            done += count
-            progress.on_chunks(done, len(chunks))
 
-        store.add_document(doc, chunks, embed, on_batch=on_batch)
-        return IngestResult(str(path), name, doc_id, "ingested", len(doc.pages), len(chunks))
-    except IngestError as error:
-        return IngestResult(str(path), name, "", "failed", error=str(error))
-    except OSError as error:
-        return IngestResult(str(path), name, "", "failed", error=f"the file could not be read: {error.strerror or error}")
+def _read_ahead(
+    files: list[Path], prepare: Callable[[Path], Prepared | IngestResult]
+) -> Iterator[Prepared | IngestResult]:
+    """Prepare files in a thread, a few ahead, so parsing overlaps with embedding."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="quire-parse") as pool:
+        pending: deque[Future[Prepared | IngestResult]] = deque()
+        for path in files:
+            pending.append(pool.submit(prepare, path))
+            if len(pending) > READ_AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def ingest_paths(
     paths: Iterable[Path],
     store: Store,
-    embed: Callable[[Sequence[str]], list[list[float]]],
+    embed: Embed,
     settings: IngestSettings,
     password: str | None = None,
     progress: IngestProgress | None = None,
@@ -109,12 +181,14 @@ def ingest_paths(
     files = list(iter_files(paths))
     progress.on_start(len(files))
     results: list[IngestResult] = []
-    for path in files:
+    prepared = _read_ahead(files, lambda path: prepare_file(path, store, settings, password))
+    for path, item in zip(files, prepared, strict=True):
         progress.on_file(path.name)
-        if not path.exists():
-            result = IngestResult(str(path), path.name, "", "failed", error="no such file")
+        if isinstance(item, Prepared):
+            progress.on_parsed(path.name, len(item.doc.pages), len(item.chunks))
+            result = store_prepared(item, store, embed, progress)
         else:
-            result = ingest_file(path, store, embed, settings, password, progress)
+            result = item
         results.append(result)
         progress.on_result(result)
     return IngestReport(tuple(results), time.perf_counter() - began)

@@ -82,6 +82,27 @@ def _progress_bar() -> Progress:
     )
 
 
+def _ingest_progress(bar: Progress) -> IngestProgress:
+    """Three bars: files (with ETA), pages read, chunks embedded (of those chunked so far)."""
+    files = bar.add_task("files", total=None)
+    pages = bar.add_task("pages", total=None)
+    chunks = bar.add_task("chunks", total=0)
+    embedded_before = [0]
+
+    def on_parsed(name: str, page_count: int, chunk_count: int) -> None:
+        bar.update(pages, advance=page_count, total=bar.tasks[pages].completed + page_count)
+        bar.update(chunks, total=(bar.tasks[chunks].total or 0) + chunk_count)
+        embedded_before[0] = int(bar.tasks[chunks].completed)
+
+    return IngestProgress(
+        on_start=lambda total: bar.update(files, total=total),
+        on_file=lambda name: bar.update(files, description=f"files · {name[:40]}"),
+        on_parsed=on_parsed,
+        on_chunks=lambda done, total: bar.update(chunks, completed=embedded_before[0] + done),
+        on_result=lambda result: bar.advance(files),
+    )
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
@@ -92,15 +113,7 @@ def ingest(
 
     def action() -> int:
         with _progress_bar() as bar:
-            files = bar.add_task("files", total=None)
-            chunks = bar.add_task("chunks", total=None, visible=False)
-            progress = IngestProgress(
-                on_start=lambda total: bar.update(files, total=total),
-                on_file=lambda name: bar.update(files, description=name[:40]),
-                on_chunks=lambda done, total: bar.update(chunks, completed=done, total=total, visible=True),
-                on_result=lambda result: bar.advance(files),
-            )
-            report = State.service().ingest(paths, password=password, progress=progress)
+            report = State.service().ingest(paths, password=password, progress=_ingest_progress(bar))
         if as_json:
             emit(report.to_json())
         else:
@@ -219,16 +232,22 @@ def ask(
 
 
 @app.command()
-def doctor(as_json: JsonFlag = False) -> None:
-    """Which model answers, whether it is reachable, and what the store holds."""
+def doctor(
+    as_json: JsonFlag = False,
+    check: Annotated[bool, typer.Option("--check", help="Also compare the registry with the vectors.")] = False,
+) -> None:
+    """Which model answers, whether it is reachable, and what the store holds (exit 1: check failed)."""
 
-    def action() -> None:
+    def action() -> int:
         report = State.service().doctor()
+        if check:
+            report["check"] = State.service().store.check().to_json()
         if as_json:
             emit(report)
-            return
-        for key, value in report.items():
-            out.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+        else:
+            for key, value in report.items():
+                out.print(f"[bold]{key}[/bold]: {value}", highlight=False)
+        return 1 if check and not report["check"]["ok"] else 0
 
     run_friendly(action)
 

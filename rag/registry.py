@@ -86,12 +86,19 @@ class Registry:
             )
 
     def commit(self, doc_id: str, replaces: list[str]) -> None:
-        """Make a document visible and drop the rows of the versions it replaces, in one step."""
+        """Make a document visible and hide the versions it replaces, in one step.
+
+        The replaced rows stay, marked 'removing', until their vectors are gone: a crash in
+        between leaves them for the next sweep instead of leaving vectors nobody owns."""
         with self._tx() as db:
             db.execute("UPDATE documents SET status = 'ready' WHERE doc_id = ?", (doc_id,))
             for old in replaces:
-                db.execute("DELETE FROM chunks WHERE doc_id = ?", (old,))
-                db.execute("DELETE FROM documents WHERE doc_id = ?", (old,))
+                db.execute("UPDATE documents SET status = 'removing' WHERE doc_id = ?", (old,))
+
+    def hide(self, doc_id: str) -> None:
+        """Mark a document 'removing': invisible at once, its rows deleted after its vectors."""
+        with self._tx() as db:
+            db.execute("UPDATE documents SET status = 'removing' WHERE doc_id = ?", (doc_id,))
 
     def delete(self, doc_id: str) -> None:
         with self._tx() as db:
@@ -180,6 +187,14 @@ class Registry:
             "SELECT doc_id, chunk_count FROM documents WHERE status = 'ready' ORDER BY doc_id"
         ).fetchall()
         return hashlib.sha256("".join(f"{r[0]}:{r[1]};" for r in rows).encode()).hexdigest()
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Chunks per ready document, counted from the chunk rows (not the cached total)."""
+        rows = self._db().execute(
+            "SELECT d.doc_id, COUNT(c.idx) AS n FROM documents d LEFT JOIN chunks c USING (doc_id) "
+            "WHERE d.status = 'ready' GROUP BY d.doc_id"
+        ).fetchall()
+        return {r["doc_id"]: r["n"] for r in rows}
 
     def counts(self) -> dict[str, int]:
         db = self._db()

@@ -38,7 +38,8 @@ class Quire:
 
     @cached_property
     def embedder(self) -> Embedder:
-        return shared_embedder(self.settings.embed.model_path, self.settings.embed.batch_size)
+        embed = self.settings.embed
+        return shared_embedder(embed.model_path, embed.batch_size, embed.precision)
 
     @cached_property
     def retriever(self) -> Retriever:

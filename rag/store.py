@@ -1,13 +1,18 @@
 """The store: Chroma for vectors plus the SQLite registry for text, pages and chunks.
 
 Writes follow one order so that a crash never leaves a half-visible document: registry row
-'writing' -> vectors -> registry 'ready' (one transaction). Anything left 'writing' by a
-crash is swept away on the next open.
+'writing' -> vectors -> registry 'ready' (one transaction). Removal runs the other way: row
+'removing' (invisible at once) -> vectors -> rows. Anything a crash left 'writing' or
+'removing' is swept away on the next open, unless a live writer still holds the writers' lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import fcntl
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,7 @@ from rag.settings import Settings, StoreSettings
 from rag.types import Chunk, DocumentInfo, ParsedDocument
 
 VECTOR_BATCH = 512
+SCAN_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,36 @@ def chroma_client(store: StoreSettings, data_dir: Path) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+@dataclass(frozen=True)
+class StoreCheck:
+    """Registry against vectors: every ready chunk has exactly one vector, no vector lacks a document."""
+
+    documents: int
+    chunks: int
+    vectors: int
+    mismatched: dict[str, tuple[int, int]]  # ready doc -> (chunks in the registry, vectors in Chroma)
+    orphans: dict[str, int]  # doc id with vectors but no ready document -> vectors
+    unfinished: tuple[str, ...]  # documents left 'writing' or 'removing'
+
+    @property
+    def ok(self) -> bool:
+        return not (self.mismatched or self.orphans or self.unfinished)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "vectors": self.vectors,
+            "mismatched": {d: list(counts) for d, counts in self.mismatched.items()},
+            "orphans": self.orphans,
+            "unfinished": list(self.unfinished),
+        }
+
+
 class Store:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, sweep: bool = True):
+        """`sweep=False` opens the store as a crash left it (for `check` and tests)."""
         self.settings = settings
         self.registry = Registry(settings.state_dir / "registry.sqlite3")
         self._client = chroma_client(settings.store, settings.state_dir)
@@ -60,17 +94,38 @@ class Store:
             name=settings.collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self.keyword = KeywordIndex(self.registry, settings.state_dir)
-        self.sweep_unfinished()
+        if sweep:
+            self.sweep_unfinished()
 
     # --- writing ----------------------------------------------------------------------------
+    @contextmanager
+    def _writers_lock(self, exclusive: bool) -> Iterator[bool]:
+        """Writers share the lock; a sweep needs it alone, so it never removes a live writer's work.
+
+        The kernel drops the lock of a killed process, so a crash never blocks the next sweep."""
+        path = self.settings.state_dir / "writers.lock"
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(handle)
+
     def sweep_unfinished(self) -> list[str]:
-        """Remove every trace of documents a crash left half-written."""
-        leftovers = self.registry.unfinished()
-        for doc_id in leftovers:
-            self._delete_vectors(doc_id)
-            self.registry.delete(doc_id)
-        if leftovers:
-            self.keyword.invalidate()
+        """Remove every trace of documents a crash left half-written or half-removed."""
+        with self._writers_lock(exclusive=True) as alone:
+            if not alone:
+                return []
+            leftovers = self.registry.unfinished()
+            for doc_id in leftovers:
+                self._delete_vectors(doc_id)
+                self.registry.delete(doc_id)
+            if leftovers:
+                self.keyword.invalidate()
         return leftovers
 
     def add_document(
@@ -81,23 +136,41 @@ class Store:
         on_batch: Callable[[int], None] | None = None,
     ) -> list[str]:
         """Store a document atomically; returns the ids of older versions (same name) it replaced."""
-        replaces = [d for d in self.registry.ready_ids_named(doc.name) if d != doc.doc_id]
-        self.registry.begin(doc, chunks)
-        self._delete_vectors(doc.doc_id)
-        for first in range(0, len(chunks), VECTOR_BATCH):
-            batch = chunks[first : first + VECTOR_BATCH]
-            self._collection.add(
-                ids=[f"{c.doc_id}:{c.index}" for c in batch],
-                embeddings=embed([c.text for c in batch]),
-                metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c in batch],
-            )
-            if on_batch:
-                on_batch(len(batch))
-        self.registry.commit(doc.doc_id, replaces)
-        for old in replaces:
-            self._delete_vectors(old)
-        self.keyword.invalidate()
+        with self._writers_lock(exclusive=False):
+            replaces = [d for d in self.registry.ready_ids_named(doc.name) if d != doc.doc_id]
+            known = self._vectors_by_text(replaces)
+            self.registry.begin(doc, chunks)
+            for first in range(0, len(chunks), VECTOR_BATCH):
+                batch = chunks[first : first + VECTOR_BATCH]
+                texts = [c.text for c in batch]
+                todo = [t for t in texts if t not in known]
+                fresh = dict(zip(todo, embed(todo), strict=True)) if todo else {}
+                self._collection.upsert(
+                    ids=[f"{c.doc_id}:{c.index}" for c in batch],
+                    embeddings=[known[t] if t in known else fresh[t] for t in texts],
+                    metadatas=[{"doc_id": c.doc_id, "idx": c.index} for c in batch],
+                )
+                if on_batch:
+                    on_batch(len(batch))
+            self.registry.commit(doc.doc_id, replaces)
+            for old in replaces:
+                self._delete_vectors(old)
+                self.registry.delete(old)
+            self.keyword.invalidate()
         return replaces
+
+    def _vectors_by_text(self, doc_ids: list[str]) -> dict[str, list[float]]:
+        """Vectors of the chunks of older versions, by chunk text: an edited contract re-embeds
+        only the clauses that changed."""
+        known: dict[str, list[float]] = {}
+        for doc_id in doc_ids:
+            chunks = {f"{doc_id}:{c.index}": c.text for c in self.registry.chunks(doc_id)}
+            if not chunks:
+                continue
+            got = self._collection.get(ids=list(chunks), include=["embeddings"])
+            for vector_id, vector in zip(got["ids"], got["embeddings"], strict=True):
+                known[chunks[vector_id]] = [float(x) for x in vector]
+        return known
 
     def _delete_vectors(self, doc_id: str) -> None:
         self._collection.delete(where={"doc_id": doc_id})
@@ -105,9 +178,29 @@ class Store:
     def remove(self, doc_id: str) -> None:
         if self.registry.status(doc_id) is None:
             raise DocumentNotFound(f"no document with id {doc_id}")
-        self.registry.delete(doc_id)  # invisible first, then the vectors
-        self._delete_vectors(doc_id)
-        self.keyword.invalidate()
+        with self._writers_lock(exclusive=False):
+            self.registry.hide(doc_id)  # invisible first, then the vectors, then the rows
+            self._delete_vectors(doc_id)
+            self.registry.delete(doc_id)
+            self.keyword.invalidate()
+
+    def check(self) -> StoreCheck:
+        """Compare the registry with the vectors, document by document (reads every vector's metadata)."""
+        per_doc: Counter[str] = Counter()
+        total = self.vector_count()
+        for offset in range(0, total, SCAN_BATCH):
+            got = self._collection.get(include=["metadatas"], limit=SCAN_BATCH, offset=offset)
+            per_doc.update(str(m["doc_id"]) for m in got.get("metadatas") or [])
+        expected = self.registry.chunk_counts()
+        unfinished = tuple(self.registry.unfinished())
+        return StoreCheck(
+            documents=len(expected),
+            chunks=sum(expected.values()),
+            vectors=sum(per_doc.values()),
+            mismatched={d: (n, per_doc.get(d, 0)) for d, n in expected.items() if per_doc.get(d, 0) != n},
+            orphans={d: n for d, n in per_doc.items() if d not in expected and d not in unfinished},
+            unfinished=unfinished,
+        )
 
     # --- reading ----------------------------------------------------------------------------
     def resolve(self, ref: str) -> DocumentInfo:
