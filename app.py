@@ -8,9 +8,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import rag  # noqa: F401  (sets the offline switches before any model library loads)
 import streamlit as st
 
+import rag  # noqa: F401  (sets the offline switches before any model library loads)
 from ingest.pipeline import IngestProgress
 from rag.errors import QuireError
 from rag.llm.base import DEMO_MODEL_NOTICE
@@ -38,7 +38,7 @@ def show_answer_details(answer: Answer) -> None:
 
 def upload_panel(quire: Quire) -> None:
     files = st.file_uploader(
-        "Add documents (PDF, TXT, MD)", type=["pdf", "txt", "md"], accept_multiple_files=True, key="uploads"
+        "Add documents (PDF, DOCX, HTML, EML, TXT, MD)", type=["pdf", "docx", "html", "htm", "eml", "txt", "md"], accept_multiple_files=True, key="uploads"
     )
     if not files or not st.button("Ingest", type="primary"):
         return

@@ -79,7 +79,7 @@ def ingest_file(
         if store.registry.status(doc_id) == "ready":
             info = store.registry.info(doc_id)
             return IngestResult(str(path), name, doc_id, "unchanged", info.pages if info else 0, info.chunks if info else 0)
-        doc = parse_file(source, max_pages=settings.max_pages, password=password)
+        doc = parse_file(source, settings, password)
         chunks = chunk_document(doc, settings.chunk_chars)
         done = 0
 
