@@ -1,9 +1,11 @@
 """PDF text layer, page by page: pypdfium2 first, pypdf for files pdfium rejects.
 
 Measured on the 30 dev contracts (bench/pdf_parsers.py): both read the text equally well
-(character similarity to the CUAD text within 0.1 point), pdfium about 9x faster; pypdf
-repairs some broken files pdfium refuses, so it stays as the fallback. Pages whose text
-layer is unusable are returned with `text=""` and `needs_ocr=True`; OCR is `ingest.ocr`'s job.
+(character similarity to CUAD's text 99.64% vs 99.67%; pypdf keeps a space after list
+numbers such as "1. Term" where pdfium writes "1.Term"), and pdfium is about 10x faster.
+pdfium also reads more of the hostile corpus (12 of 36 files vs 7). pypdf stays as the
+fallback for files pdfium refuses. Pages whose text layer is unusable come back with
+`needs_ocr=True`; OCR is `ingest.ocr`'s job.
 """
 
 from __future__ import annotations

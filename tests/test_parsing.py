@@ -96,7 +96,7 @@ def scanned_page(text: str) -> Image.Image:
 
 def mixed_pdf(path: Path) -> Path:
     """Page 1 has a text layer; page 2 is only an image of text."""
-    text_pdf = make_pdf(path.with_suffix(".text.pdf"), [CONTRACT_TEXT.split("ARTICLE 3.")[0]])
+    text_pdf = make_pdf(path.with_name(f".{path.stem}.text.pdf"), [CONTRACT_TEXT.split("ARTICLE 3.")[0]])
     buffer = io.BytesIO()
     scanned_page(
         "ARTICLE 4. GOVERNING LAW\nThis Agreement is governed by the laws\nof the State of New York."
@@ -311,6 +311,7 @@ def test_cli_lists_every_bad_file_and_ingests_the_good_ones(tmp_path: Path, fold
     (folder / "empty.pdf").write_bytes(b"")
     (folder / "pixels.pdf").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 60)
     make_docx(folder / "msa.docx")
+    mixed_pdf(folder / "mixed.pdf")
     for bad in ("pdfjs_issue6010_1_encrypted_pw-abc.pdf", "qpdf_issue117_infinite_loop.pdf"):
         (folder / bad).write_bytes((BAD_PDFS / bad).read_bytes())
     done = run_cli("ingest", str(folder), "--json", data_dir=tmp_path / "data", timeout=300)
@@ -320,3 +321,9 @@ def test_cli_lists_every_bad_file_and_ingests_the_good_ones(tmp_path: Path, fold
     for name in ("empty.pdf", "pixels.pdf", "pdfjs_issue6010_1_encrypted_pw-abc.pdf"):
         assert results[name]["status"] == "failed" and results[name]["error"]
     assert "password-protected" in results["pdfjs_issue6010_1_encrypted_pw-abc.pdf"]["error"]
+    assert results["mixed.pdf"]["status"] == "ingested" and results["mixed.pdf"]["pages"] == 2
+    if tesseract_path():
+        table = run_cli("docs", data_dir=tmp_path / "data", env={"COLUMNS": "200"}).stdout
+        row = next(line for line in table.splitlines() if "mixed.pdf" in line)
+        cells = [cell.strip() for cell in row.split("│") if cell.strip()]
+        assert cells[2:6] == ["2", cells[3], "1", "0"]  # pages, chunks, OCR pages, empty pages
