@@ -20,7 +20,7 @@ import pypdfium2 as pdfium
 from rag.errors import IngestError
 
 MIN_TEXT_CHARS = 20  # fewer non-space characters than this: the page is treated as a scan
-PASSWORD_NEEDED = "the PDF is password-protected: give its password (--password, or in the app) to ingest it"
+PASSWORD_NEEDED = "the PDF is password-protected: give its password (quire ingest --password) to ingest it"
 WRONG_PASSWORD = "the PDF is password-protected and the password given is wrong"
 PDFIUM_PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD
 
