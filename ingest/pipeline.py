@@ -110,7 +110,7 @@ def prepare_file(
         known = _unchanged(path, store, sha256_file(path))
         if known:
             return known
-        doc = parse_file(source, max_pages=settings.max_pages, password=password)
+        doc = parse_file(source, settings, password)
         return Prepared(path, doc, chunk_document(doc, settings.chunk_chars))
     except IngestError as error:
         return _failed(path, str(error))

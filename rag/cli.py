@@ -136,10 +136,10 @@ def docs(as_json: JsonFlag = False) -> None:
         if as_json:
             emit([{k: getattr(d, k) for k in ("doc_id", "name", "pages", "chunks", "ingested_at")} for d in documents])
             return
-        table = Table("doc id", "name", "pages", "chunks", "empty pages", "ingested")
+        table = Table("doc id", "name", "pages", "chunks", "OCR pages", "empty pages", "ingested")
         for d in documents:
-            empty = sum(1 for q in d.page_quality if q == "empty")
-            table.add_row(d.doc_id[:12], d.name, str(d.pages), str(d.chunks), str(empty), d.ingested_at)
+            ocr, empty = (str(sum(1 for q in d.page_quality if q == kind)) for kind in ("ocr", "empty"))
+            table.add_row(d.doc_id[:12], d.name, str(d.pages), str(d.chunks), ocr, empty, d.ingested_at)
         out.print(table)
 
     run_friendly(action)

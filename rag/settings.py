@@ -137,6 +137,12 @@ class IngestSettings(BaseModel):
     max_bytes: int = Field(200 * 1024 * 1024, description="Largest file accepted, in bytes.")
     max_pages: int = Field(5000, description="Most pages read from one file.")
     max_seconds: float = Field(300.0, description="Time limit for parsing one file.")
+    max_memory_mb: int = Field(
+        1536, ge=256, description="Memory (address space) limit of the child process that parses one file."
+    )
+    ocr: bool = Field(True, description="OCR pages without a usable text layer (needs Tesseract).")
+    ocr_language: str = Field("eng", description="Tesseract language(s) for OCR, e.g. `eng` or `eng+deu`.")
+    ocr_dpi: int = Field(150, ge=72, le=600, description="Resolution at which pages are rendered for OCR.")
 
 
 class SummarizeSettings(BaseModel):

@@ -60,4 +60,4 @@ def test_fixture_pdf_is_readable(contract_pdf: Path) -> None:
 
     pages = read_pdf_pages(contract_pdf.read_bytes(), max_pages=10)
     assert len(pages) == 3
-    assert "governed by" in pages[2]
+    assert "governed by" in pages[2].text

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ingest.discover import SUPPORTED_SUFFIXES
 from rag.service import Quire
 from rag.types import DocumentInfo
 from ui import state
@@ -22,7 +23,7 @@ from ui.uploads import forget_upload, store_upload
 from ui.viewer import SourceRef, show_source
 from ui.widgets import pick_document
 
-UPLOAD_TYPES = ["pdf", "txt", "md", "text"]
+UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES)
 QUALITY_LABELS = {"text": "text", "ocr": "OCR", "empty": "empty"}
 
 
