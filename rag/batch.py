@@ -94,7 +94,9 @@ def summarize_step(service: Any, doc_ref: str) -> StepResult:
 def review_step(service: Any, doc_ref: str) -> StepResult:
     report = service.review_clauses(doc_ref)
     payload = json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
-    return StepResult({".clauses.json": payload.encode("utf-8"), ".clauses.csv": rows_to_csv(report.csv_rows())})
+    return StepResult(
+        {".clauses.json": payload.encode("utf-8"), ".clauses.csv": rows_to_csv(report.csv_rows())}
+    )
 
 
 STEPS: dict[str, Step] = {
@@ -193,7 +195,9 @@ def check_available(service: Any, steps: tuple[Step, ...]) -> None:
     missing = [s for s in steps if not s.available(service)]
     if missing:
         names = ", ".join(f"{s.name} (needs {type(service).__name__}.{s.needs})" for s in missing)
-        raise QuireError(f"this build of Quire cannot run the batch step(s) {names}: update Quire or drop the flag")
+        raise QuireError(
+            f"this build of Quire cannot run the batch step(s) {names}: update Quire or drop the flag"
+        )
 
 
 @dataclass
@@ -235,7 +239,8 @@ def batch_lock(out_dir: Path) -> Iterator[None]:
     except BlockingIOError as error:
         handle.close()
         raise BatchBusy(
-            f"another batch is writing to {out_dir}: wait for it, or watch it with `quire batch status {out_dir}`"
+            f"another batch is writing to {out_dir}: wait for it, "
+            f"or watch it with `quire batch status {out_dir}`"
         ) from error
     try:
         handle.seek(0)
@@ -282,7 +287,9 @@ def recover(journal: Journal, out_dir: Path) -> None:
     referenced: set[str] = set()
     for row in journal.steps():
         if row.status == "done" and not _outputs_in_place(journal, row, out_dir):
-            log.warning("outputs of %s for %s are missing or altered: the step will be redone", row.step, row.path)
+            log.warning(
+                "outputs of %s for %s are missing or altered: the step will be redone", row.step, row.path
+            )
             journal.reset_step(row.path, row.step)
         referenced.update(m["staged"] for m in row.outputs.values() if "staged" in m)
     for leftover in staging.iterdir():
@@ -352,7 +359,9 @@ class BatchRunner:
         self._ingest_lock = threading.Lock()  # one writer to the store at a time
 
     def pending_steps(self, item: WorkItem) -> list[Step]:
-        done = {r.step for r in self.journal.steps(item.path) if r.status == "done" and r.sha256 == item.sha256}
+        done = {
+            r.step for r in self.journal.steps(item.path) if r.status == "done" and r.sha256 == item.sha256
+        }
         return [s for s in self.plan.steps if s.name not in done]
 
     def process(self, item: WorkItem, progress: BatchProgress) -> str:
@@ -377,14 +386,23 @@ class BatchRunner:
         try:
             result = self._with_retry(item, step, ref)
             if result.doc_id and result.doc_id != item.sha256:
-                raise StepFailed("the file changed while it was being read: the next run picks up the new content")
+                raise StepFailed(
+                    "the file changed while it was being read: the next run picks up the new content"
+                )
         except _Abandoned:
             log.info("%s %s abandoned by the stop; the next run redoes it", step.name, item.path)
             return None
         except Exception as error:  # noqa: BLE001 - one file's failure must not stop the batch
-            log.error("%s %s failed: %s", step.name, item.path, error, exc_info=not isinstance(error, QuireError))
+            log.error(
+                "%s %s failed: %s", step.name, item.path, error, exc_info=not isinstance(error, QuireError)
+            )
             self.journal.fail_step(
-                self.run_id, item.path, step.name, item.sha256, describe_error(error), time.perf_counter() - began
+                self.run_id,
+                item.path,
+                step.name,
+                item.sha256,
+                describe_error(error),
+                time.perf_counter() - began,
             )
             return None
         self._commit(item, step, result, time.perf_counter() - began)
@@ -426,7 +444,13 @@ class BatchRunner:
             self.journal.mark_published(item.path, step.name, name)
         if outputs:
             _fsync_dir(self.plan.out_dir)
-        log.info("%s %s done in %.2fs%s", step.name, item.path, seconds, f": {', '.join(outputs)}" if outputs else "")
+        log.info(
+            "%s %s done in %.2fs%s",
+            step.name,
+            item.path,
+            seconds,
+            f": {', '.join(outputs)}" if outputs else "",
+        )
 
 
 def pin_model(service: Any) -> None:
@@ -463,8 +487,15 @@ def run_batch(
         journal = Journal(plan.out_dir)
         try:
             run_id = journal.start_run(os.getpid(), str(plan.folder), plan.step_names, plan.workers)
-            log.info("run %d: %s -> %s, steps %s, %d worker(s)", run_id, plan.folder, plan.out_dir,
-                     "+".join(plan.step_names), plan.workers)  # fmt: skip
+            steps = "+".join(plan.step_names)
+            log.info(
+                "run %d: %s -> %s, steps %s, %d worker(s)",
+                run_id,
+                plan.folder,
+                plan.out_dir,
+                steps,
+                plan.workers,
+            )
             recover(journal, plan.out_dir)
             items = scan(journal, run_id, plan.folder, plan.out_dir)
             runner = BatchRunner(service, plan, journal, run_id, stop)
@@ -475,14 +506,21 @@ def run_batch(
                 if any(s.uses_llm for s in plan.steps):
                     pin_model(service)
             outcomes, abandoned = _run_workers(runner, todo, progress)
-            stopped = stop.is_set()
-            journal.end_run(run_id, "stopped" if stopped else "finished")
+            outcome_word = "stopped" if stop.is_set() else "finished"
+            journal.end_run(run_id, outcome_word)
             write_report(journal, plan)
             failed = sum(1 for s in journal.file_statuses(plan.step_names) if s.state == "failed")
-            log.info("run %d %s: %d processed, %d failed, %d abandoned", run_id,
-                     "stopped" if stopped else "finished", outcomes.count("done"), failed, abandoned)  # fmt: skip
-            return BatchOutcome(run_id, len(items), outcomes.count("done"), failed, stopped, abandoned,
-                                time.perf_counter() - began)  # fmt: skip
+            processed = outcomes.count("done")
+            log.info(
+                "run %d %s: %d processed, %d failed, %d abandoned",
+                run_id,
+                outcome_word,
+                processed,
+                failed,
+                abandoned,
+            )
+            seconds = time.perf_counter() - began
+            return BatchOutcome(run_id, len(items), processed, failed, stop.is_set(), abandoned, seconds)
         finally:
             journal.close()
 
@@ -491,7 +529,9 @@ def _run_workers(runner: BatchRunner, todo: list[WorkItem], progress: BatchProgr
     """Process files on N threads; on stop, start nothing new and wait up to the grace for the rest."""
     outcomes: list[str] = []
     pool = ThreadPoolExecutor(max_workers=max(1, runner.plan.workers), thread_name_prefix="batch")
-    futures: dict[Future[str], WorkItem] = {pool.submit(runner.process, item, progress): item for item in todo}
+    futures: dict[Future[str], WorkItem] = {
+        pool.submit(runner.process, item, progress): item for item in todo
+    }
     pending = set(futures)
     deadline: float | None = None
     while pending:
@@ -502,7 +542,9 @@ def _run_workers(runner: BatchRunner, todo: list[WorkItem], progress: BatchProgr
             progress.on_file_done(futures[future].path, outcome)
         if runner.stop.is_set():
             if deadline is None:
-                log.info("stop requested: finishing the steps in flight (up to %.0fs)", runner.plan.stop_grace_s)
+                log.info(
+                    "stop requested: finishing the steps in flight (up to %.0fs)", runner.plan.stop_grace_s
+                )
                 for future in pending:
                     future.cancel()
                 deadline = time.monotonic() + runner.plan.stop_grace_s
@@ -518,7 +560,9 @@ def batch_status(out_dir: Path) -> dict[str, Any]:
     try:
         journal = Journal(out_dir, readonly=True)
     except FileNotFoundError as error:
-        raise QuireError(f"no batch journal in {out_dir}: start one with `quire batch FOLDER --out {out_dir}`") from error
+        raise QuireError(
+            f"no batch journal in {out_dir}: start one with `quire batch FOLDER --out {out_dir}`"
+        ) from error
     try:
         run = journal.last_run() or {}
         steps = run.get("steps", ["ingest"])
@@ -540,8 +584,12 @@ def batch_status(out_dir: Path) -> dict[str, Any]:
             "complete": sum(1 for s in statuses if s.complete),
             "counts": counts,
             "in_progress": unfinished if running else [],
-            "interrupted": [] if running else unfinished,  # left by a crash or a stop; the next run redoes them
-            "failures": [{"path": s.path, "step": s.failed_step, "error": s.error} for s in statuses if s.failed_step],
+            "interrupted": []
+            if running
+            else unfinished,  # left by a crash or a stop; the next run redoes them
+            "failures": [
+                {"path": s.path, "step": s.failed_step, "error": s.error} for s in statuses if s.failed_step
+            ],
         }
     finally:
         journal.close()

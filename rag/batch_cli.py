@@ -19,7 +19,14 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from typer.core import TyperGroup
 
 from rag.batch import BatchPlan, BatchProgress, batch_status, plan_steps, run_batch
@@ -67,7 +74,9 @@ def _install_stop_handlers(stop: threading.Event) -> dict[str, int]:
         if stop.is_set():
             os._exit(128 + signum)  # second signal: the journal is valid at every instant
         received["signal"] = signum
-        err.print("[yellow]stopping: finishing the steps in flight; run the same command again to continue[/yellow]")
+        err.print(
+            "[yellow]stopping: finishing the steps in flight; run the same command again to continue[/yellow]"
+        )
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)
@@ -77,11 +86,19 @@ def _install_stop_handlers(stop: threading.Event) -> dict[str, int]:
 
 @batch_app.command("run")
 def run(
-    folder: Annotated[Path, typer.Argument(help="Folder of documents (recursive).", exists=True, file_okay=False)],
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of documents (recursive).", exists=True, file_okay=False)
+    ],
     out: Annotated[Path, typer.Option("--out", help="Output folder: journal, log, outputs, report.")],
-    summaries: Annotated[bool, typer.Option("--summaries", help="Write NAME.summary.md per document.")] = False,
-    clauses: Annotated[bool, typer.Option("--clauses", help="Write NAME.clauses.json/.csv and the portfolio.")] = False,
-    workers: Annotated[int | None, typer.Option(help="Files at once (default QUIRE_BATCH__WORKERS).", min=1)] = None,
+    summaries: Annotated[
+        bool, typer.Option("--summaries", help="Write NAME.summary.md per document.")
+    ] = False,
+    clauses: Annotated[
+        bool, typer.Option("--clauses", help="Write NAME.clauses.json/.csv and the portfolio.")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Files at once (default QUIRE_BATCH__WORKERS).", min=1)
+    ] = None,
 ) -> None:
     """Ingest (and summarise/review) every supported file; re-run the same command to resume."""
     settings = _settings()
@@ -103,7 +120,8 @@ def run(
         err.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from error
     err.print(
-        f"{outcome.processed} processed, {outcome.failed} failed of {outcome.files} files in {outcome.seconds:.1f}s; "
+        f"{outcome.processed} processed, {outcome.failed} failed of {outcome.files} files "
+        f"in {outcome.seconds:.1f}s; "
         f"report: {out / 'index.md'}"
     )
     if outcome.stopped:
@@ -161,4 +179,6 @@ def status(
     for item in report["in_progress"]:
         console.print(f"  now: {item['step']} {item['path']} (since {item['since']})", markup=False)
     for failure in report["failures"]:
-        console.print(f"  [red]failed[/red] {failure['path']} at {failure['step']}: {failure['error']}", highlight=False)
+        console.print(
+            f"  [red]failed[/red] {failure['path']} at {failure['step']}: {failure['error']}", highlight=False
+        )

@@ -185,12 +185,10 @@ class Journal:
         with self._tx() as db:
             db.execute("DELETE FROM steps WHERE path = ?", (path,))
             db.execute(
-                "UPDATE files SET sha256 = ?, doc_id = NULL, updated_at = ? WHERE path = ?", (sha256, now(), path)
+                "UPDATE files SET sha256 = ?, doc_id = NULL, updated_at = ? WHERE path = ?",
+                (sha256, now(), path),
             )
-            db.execute(
-                "INSERT INTO events (run_id, path, step, sha256, kind, at) VALUES (?, ?, '*', ?, 'changed', ?)",
-                (run_id, path, sha256, now()),
-            )
+            _event(db, run_id, path, "*", sha256, "changed")
 
     def set_doc_id(self, path: str, doc_id: str) -> None:
         with self._tx() as db:
@@ -204,41 +202,27 @@ class Journal:
     def begin_step(self, run_id: int, path: str, step: str, sha256: str) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO steps (path, step, sha256, status, attempts, started_at) VALUES (?, ?, ?, 'running', 1, ?) "
+                "INSERT INTO steps (path, step, sha256, status, attempts, started_at) "
+                "VALUES (?, ?, ?, 'running', 1, ?) "
                 "ON CONFLICT (path, step) DO UPDATE SET sha256 = excluded.sha256, status = 'running', "
                 "attempts = attempts + 1, error = NULL, outputs = '{}', started_at = excluded.started_at, "
                 "finished_at = NULL",
                 (path, step, sha256, now()),
             )
-            db.execute(
-                "INSERT INTO events (run_id, path, step, sha256, kind, at) VALUES (?, ?, ?, ?, 'attempt', ?)",
-                (run_id, path, step, sha256, now()),
-            )
+            _event(db, run_id, path, step, sha256, "attempt")
 
     def finish_step(
-        self, run_id: int, path: str, step: str, sha256: str, outputs: dict[str, dict[str, str]], seconds: float
+        self, run_id: int, path: str, step: str, sha256: str, outputs: dict[str, Any], seconds: float
     ) -> None:
         """The commit point: after this the step is never done again for this content."""
         with self._tx() as db:
-            db.execute(
-                "UPDATE steps SET status = 'done', outputs = ?, seconds = ?, finished_at = ? WHERE path = ? AND step = ?",
-                (json.dumps(outputs), seconds, now(), path, step),
-            )
-            db.execute(
-                "INSERT INTO events (run_id, path, step, sha256, kind, detail, at) VALUES (?, ?, ?, ?, 'done', ?, ?)",
-                (run_id, path, step, sha256, json.dumps(sorted(outputs)), now()),
-            )
+            _end_step(db, path, step, "done", None, json.dumps(outputs), seconds)
+            _event(db, run_id, path, step, sha256, "done", json.dumps(sorted(outputs)))
 
     def fail_step(self, run_id: int, path: str, step: str, sha256: str, error: str, seconds: float) -> None:
         with self._tx() as db:
-            db.execute(
-                "UPDATE steps SET status = 'failed', error = ?, seconds = ?, finished_at = ? WHERE path = ? AND step = ?",
-                (error, seconds, now(), path, step),
-            )
-            db.execute(
-                "INSERT INTO events (run_id, path, step, sha256, kind, detail, at) VALUES (?, ?, ?, ?, 'failed', ?, ?)",
-                (run_id, path, step, sha256, error, now()),
-            )
+            _end_step(db, path, step, "failed", error, "{}", seconds)
+            _event(db, run_id, path, step, sha256, "failed", error)
 
     def mark_published(self, path: str, step: str, name: str) -> None:
         """An output's rename is done: drop its staged name so recovery leaves it alone."""
@@ -248,7 +232,8 @@ class Journal:
             if name in outputs:
                 outputs[name].pop("staged", None)
                 db.execute(
-                    "UPDATE steps SET outputs = ? WHERE path = ? AND step = ?", (json.dumps(outputs), path, step)
+                    "UPDATE steps SET outputs = ? WHERE path = ? AND step = ?",
+                    (json.dumps(outputs), path, step),
                 )
 
     def reset_step(self, path: str, step: str) -> None:
@@ -274,6 +259,31 @@ class Journal:
 
     def running_steps(self) -> list[StepRow]:
         return [s for s in self.steps() if s.status == "running"]
+
+
+def _event(
+    db: sqlite3.Connection,
+    run_id: int,
+    path: str,
+    step: str,
+    sha256: str,
+    kind: str,
+    detail: str | None = None,
+) -> None:
+    db.execute(
+        "INSERT INTO events (run_id, path, step, sha256, kind, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (run_id, path, step, sha256, kind, detail, now()),
+    )
+
+
+def _end_step(
+    db: sqlite3.Connection, path: str, step: str, status: str, error: str | None, outputs: str, seconds: float
+) -> None:
+    db.execute(
+        "UPDATE steps SET status = ?, error = ?, outputs = ?, seconds = ?, finished_at = ? "
+        "WHERE path = ? AND step = ?",
+        (status, error, outputs, seconds, now(), path, step),
+    )
 
 
 def _step_row(r: sqlite3.Row) -> StepRow:

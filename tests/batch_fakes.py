@@ -47,7 +47,12 @@ class FakeClauseReport:
 
     def csv_rows(self) -> list[dict[str, Any]]:
         return [
-            {"category": "Governing Law", "found": "yes", "page": 1, "quote": f"laws of New York {self.nonce}"},
+            {
+                "category": "Governing Law",
+                "found": "yes",
+                "page": 1,
+                "quote": f"laws of New York {self.nonce}",
+            },
             {"category": "Cap On Liability", "found": "no", "page": "", "quote": ""},
         ]
 
