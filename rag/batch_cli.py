@@ -49,10 +49,10 @@ class DefaultRunGroup(TyperGroup):
 batch_app = typer.Typer(cls=DefaultRunGroup, no_args_is_help=True, help="Overnight batch over a folder.")
 
 
-def _settings() -> Settings:
-    from rag.cli import State  # the global --data-dir lives there
-
-    return State.settings or Settings()
+def _settings(ctx: typer.Context) -> Settings:
+    """Settings with the global `--data-dir`, read from the root command's parameters."""
+    data_dir = ctx.find_root().params.get("data_dir")
+    return Settings().with_data_dir(data_dir)
 
 
 def _service(settings: Settings) -> Any:
@@ -86,6 +86,7 @@ def _install_stop_handlers(stop: threading.Event) -> dict[str, int]:
 
 @batch_app.command("run")
 def run(
+    ctx: typer.Context,
     folder: Annotated[
         Path, typer.Argument(help="Folder of documents (recursive).", exists=True, file_okay=False)
     ],
@@ -101,7 +102,7 @@ def run(
     ] = None,
 ) -> None:
     """Ingest (and summarise/review) every supported file; re-run the same command to resume."""
-    settings = _settings()
+    settings = _settings(ctx)
     plan = BatchPlan(
         folder=folder,
         out_dir=out,

@@ -132,7 +132,7 @@ def assert_complete_and_exactly_once(out: Path, folder: Path, steps: list[str], 
                     assert "staged" not in meta, "an output was never renamed into place"
                     assert sha(out / name) == meta["sha256"], f"{name} is not the committed output"
                     expected_outputs.add(name)
-        assert_outputs_valid(out, expected_outputs)
+        assert_outputs_valid(out, expected_outputs, portfolio="review" in steps)
         assert not journal.running_steps()
     finally:
         journal.close()
@@ -143,7 +143,7 @@ def assert_complete_and_exactly_once(out: Path, folder: Path, steps: list[str], 
         assert f"({name.replace(' ', '%20')})" in report
 
 
-def assert_outputs_valid(out: Path, expected: set[str]) -> None:
+def assert_outputs_valid(out: Path, expected: set[str], portfolio: bool) -> None:
     own = {"journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm", "batch.lock", "batch.log"}
     report = {"index.md", "index.html", "clauses.csv", "clauses.xlsx"}
     present = {p.name for p in out.iterdir() if p.is_file()}
@@ -157,13 +157,15 @@ def assert_outputs_valid(out: Path, expected: set[str]) -> None:
             assert len(json.loads(data)["findings"]) == 2
         else:
             assert len(list(csv.DictReader(io.StringIO(data)))) == 2
+    HTMLParser().feed((out / "index.html").read_text(encoding="utf-8"))
+    if not portfolio:
+        return
     reviewed = sum(1 for n in expected if n.endswith(".clauses.csv"))
-    portfolio = list(csv.DictReader(io.StringIO((out / "clauses.csv").read_text(encoding="utf-8"))))
-    assert len(portfolio) == 2 * reviewed
+    rows = list(csv.DictReader(io.StringIO((out / "clauses.csv").read_text(encoding="utf-8"))))
+    assert len(rows) == 2 * reviewed
     from openpyxl import load_workbook
 
     assert load_workbook(out / "clauses.xlsx").active.max_row == 1 + 2 * reviewed
-    HTMLParser().feed((out / "index.html").read_text(encoding="utf-8"))
 
 
 # --- names ------------------------------------------------------------------------------------------
@@ -385,3 +387,23 @@ def test_crash_at_each_side_of_the_commit_recovers_exactly_once(
     assert_complete_and_exactly_once(out, folder, ALL_STEPS, broken=set())
     attempts = Counter(e["step"] for e in Journal(out).events("attempt"))
     assert attempts["summarize"] == (2 if instant == "before_commit" else 1)
+
+
+def test_llm_steps_pin_the_ollama_model_for_the_night(tmp_path: Path, settings: Settings) -> None:
+    from rag.llm.registry import choose_backend
+
+    class WithBackend(FakeBatchService):
+        def __init__(self, settings: Settings):
+            super().__init__(settings)
+            self.choice = choose_backend(settings.llm.model_copy(update={"backend": "ollama"}))
+
+        def backend_choice(self):
+            return self.choice
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(CONTRACT_TEXT)
+    service = WithBackend(settings)
+    assert service.choice.backend.keep_alive == settings.llm.keep_alive
+    run_batch(service, plan(folder, tmp_path / "out"), threading.Event())
+    assert service.choice.backend.keep_alive == -1
