@@ -17,6 +17,7 @@ from rich.table import Table
 
 from ingest.pipeline import IngestProgress
 from rag.auth import require_password_for
+from rag.batch_cli import batch_app
 from rag.errors import QuireError
 from rag.llm.base import DEMO_MODEL_NOTICE
 from rag.settings import Settings
@@ -26,6 +27,7 @@ from rag.types import Answer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Quire: private document QA for contracts.")
 out = Console()
 err = Console(stderr=True)
+app.add_typer(batch_app, name="batch")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 DocOption = Annotated[list[str] | None, typer.Option("--doc", help="Limit to these documents (id or name).")]

@@ -157,6 +157,25 @@ class SummarizeSettings(BaseModel):
     reply_tokens: int = Field(640, ge=64, description="Tokens reserved for the final summary.")
 
 
+def _ollama_num_parallel() -> int:
+    """Ollama's own variable: as many batch workers as the server answers at once."""
+    value = os.environ.get("OLLAMA_NUM_PARALLEL", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+class BatchSettings(BaseModel):
+    workers: int = Field(
+        default_factory=_ollama_num_parallel,
+        ge=1,
+        description="Files processed at once by `quire batch`; defaults to `OLLAMA_NUM_PARALLEL`, else 1.",
+    )
+    retries: int = Field(1, ge=0, description="Retries of a batch step after a timeout or an unreachable server.")
+    retry_backoff_s: float = Field(5.0, ge=0, description="Seconds before the first retry; doubles each retry.")
+    stop_grace_s: float = Field(
+        30.0, ge=0, description="On SIGTERM/Ctrl-C, seconds to let running steps finish before abandoning them."
+    )
+
+
 class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(8501, description="Port of the web app.")
@@ -189,6 +208,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     summarize: SummarizeSettings = Field(default_factory=SummarizeSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
 
     @property
     def state_dir(self) -> Path:

@@ -1,0 +1,595 @@
+"""Overnight batch: ingest, summarise and review every file of a folder, resumable at any instant.
+
+A batch is a list of *steps* (ingest, summarize, review). Each step is a plain callable
+`(service, doc_ref) -> StepResult` so the orchestration knows nothing about how a summary or a
+clause table is made; the journal (`rag.journal`) records each step's completion for each
+file's content hash, which is what makes a re-run skip finished work and redo changed files.
+
+Outputs are staged as fsynced temp files, then the journal commits the step, then the files are
+renamed into place: a crash before the commit redoes the step, a crash after it only finishes
+the renames (`recover`). Every output a reader sees is therefore complete, and every step's
+work is committed exactly once.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ingest.discover import iter_files, sha256_file
+from rag.errors import BackendUnavailable, QuireError
+from rag.journal import Journal, StepRow
+
+log = logging.getLogger("quire.batch")
+
+LOCK_NAME = "batch.lock"
+LOG_NAME = "batch.log"
+STAGING = ".staging"
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+class BatchBusy(QuireError):
+    """Another batch already writes to this output folder."""
+
+
+class StepFailed(QuireError):
+    """One step failed for one file, for a reason retrying will not fix; the batch goes on."""
+
+
+class _Abandoned(Exception):
+    """A stop arrived while a step waited to retry: leave it unfinished for the next run."""
+
+
+# --- steps ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StepResult:
+    """What a step produced: output files (by suffix, e.g. `.summary.md`) and, for ingest, the doc id."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    doc_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[Any, str], StepResult]
+    needs: str  # the service method the step calls; missing means this build lacks the feature
+    uses_llm: bool
+
+    def available(self, service: Any) -> bool:
+        return callable(getattr(service, self.needs, None))
+
+
+def ingest_step(service: Any, doc_ref: str) -> StepResult:
+    """`doc_ref` is the source path; the store makes re-ingesting the same bytes a no-op."""
+    result = service.ingest([Path(doc_ref)]).documents[0]
+    if result.status == "failed":
+        raise StepFailed(result.error or "ingestion failed")
+    return StepResult(doc_id=result.doc_id)
+
+
+def summarize_step(service: Any, doc_ref: str) -> StepResult:
+    summary = service.summarize(doc_ref)
+    return StepResult({".summary.md": summary.markdown.encode("utf-8")})
+
+
+def review_step(service: Any, doc_ref: str) -> StepResult:
+    report = service.review_clauses(doc_ref)
+    payload = json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
+    return StepResult(
+        {".clauses.json": payload.encode("utf-8"), ".clauses.csv": rows_to_csv(report.csv_rows())}
+    )
+
+
+STEPS: dict[str, Step] = {
+    "ingest": Step("ingest", ingest_step, "ingest", uses_llm=False),
+    "summarize": Step("summarize", summarize_step, "summarize", uses_llm=True),
+    "review": Step("review", review_step, "review_clauses", uses_llm=True),
+}
+
+
+def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
+    """CSV with the union of the rows' keys as header, in first-seen order."""
+    header: list[str] = []
+    for row in rows:
+        header.extend(k for k in row if k not in header)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+# --- names and atomic files ---------------------------------------------------------------------
+def safe_stem(name: str) -> str:
+    """A file-name stem safe on every file system: ASCII letters, digits, `._-`, no leading dot."""
+    stem = unicodedata.normalize("NFKD", Path(name).stem).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:120] or "document"
+    return f"_{stem}" if stem.lower() in _RESERVED else stem
+
+
+def unique_out_name(rel_path: str, taken: set[str]) -> str:
+    """`contract`, else `contract-pdf` (same stem, other type), else `contract-2`, ...; case-insensitive."""
+    path = Path(rel_path)
+    stem = safe_stem(path.name)
+    candidates = [stem, f"{stem}-{safe_stem(path.suffix.lstrip('.') or 'file')}"]
+    candidates += [f"{stem}-{n}" for n in range(2, 10_000)]
+    for candidate in candidates:
+        if candidate.lower() not in taken:
+            taken.add(candidate.lower())
+            return candidate
+    raise QuireError(f"too many files named like {rel_path}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never a part: temp file, fsync, rename, fsync dir."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    _write_synced(temp, data)
+    os.replace(temp, path)
+    _fsync_dir(path.parent)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- the plan -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchPlan:
+    folder: Path
+    out_dir: Path
+    steps: tuple[Step, ...]
+    workers: int = 1
+    retries: int = 1
+    backoff_s: float = 5.0
+    stop_grace_s: float = 30.0
+
+    @property
+    def step_names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+
+def plan_steps(summaries: bool, clauses: bool) -> tuple[Step, ...]:
+    chosen = [STEPS["ingest"]]
+    if summaries:
+        chosen.append(STEPS["summarize"])
+    if clauses:
+        chosen.append(STEPS["review"])
+    return tuple(chosen)
+
+
+def check_available(service: Any, steps: tuple[Step, ...]) -> None:
+    missing = [s for s in steps if not s.available(service)]
+    if missing:
+        names = ", ".join(f"{s.name} (needs {type(service).__name__}.{s.needs})" for s in missing)
+        raise QuireError(
+            f"this build of Quire cannot run the batch step(s) {names}: update Quire or drop the flag"
+        )
+
+
+@dataclass
+class BatchProgress:
+    """Callbacks for the CLI's progress bar; all optional."""
+
+    on_start: Callable[[int, int], None] = lambda total, already: None
+    on_step: Callable[[str, str], None] = lambda path, step: None
+    on_file_done: Callable[[str, str], None] = lambda path, outcome: None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    run_id: int
+    files: int
+    processed: int
+    failed: int
+    stopped: bool
+    abandoned: int  # steps still running when the stop grace ran out; the next run redoes them
+    seconds: float
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    path: str  # relative to the folder
+    source: Path
+    sha256: str
+    out_name: str
+
+
+# --- locking and logging ------------------------------------------------------------------------
+@contextmanager
+def batch_lock(out_dir: Path) -> Iterator[None]:
+    """One batch per output folder; the OS drops the lock when the process dies, even by SIGKILL."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handle = (out_dir / LOCK_NAME).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        handle.close()
+        raise BatchBusy(
+            f"another batch is writing to {out_dir}: wait for it, "
+            f"or watch it with `quire batch status {out_dir}`"
+        ) from error
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def is_running(out_dir: Path) -> bool:
+    lock = out_dir / LOCK_NAME
+    if not lock.exists():
+        return False
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+@contextmanager
+def log_to(out_dir: Path) -> Iterator[None]:
+    handler = logging.FileHandler(out_dir / LOG_NAME, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+# --- recovery and scanning ----------------------------------------------------------------------
+def recover(journal: Journal, out_dir: Path) -> None:
+    """Finish renames a crash interrupted; redo steps whose outputs are gone; drop orphan temp files."""
+    staging = out_dir / STAGING
+    staging.mkdir(exist_ok=True)
+    referenced: set[str] = set()
+    for row in journal.steps():
+        if row.status == "done" and not _outputs_in_place(journal, row, out_dir):
+            log.warning(
+                "outputs of %s for %s are missing or altered: the step will be redone", row.step, row.path
+            )
+            journal.reset_step(row.path, row.step)
+        referenced.update(m["staged"] for m in row.outputs.values() if "staged" in m)
+    for leftover in staging.iterdir():
+        if leftover.name not in referenced:
+            leftover.unlink()
+    for leftover in out_dir.glob(".*.tmp"):
+        leftover.unlink()
+
+
+def _outputs_in_place(journal: Journal, row: StepRow, out_dir: Path) -> bool:
+    for name, meta in row.outputs.items():
+        staged = out_dir / STAGING / meta.get("staged", "")
+        if "staged" in meta and staged.is_file():
+            os.replace(staged, out_dir / name)
+            _fsync_dir(out_dir)
+        final = out_dir / name
+        if not final.is_file() or sha256_file(final) != meta["sha256"]:
+            return False
+        if "staged" in meta:
+            journal.mark_published(row.path, row.step, name)
+    return True
+
+
+def scan(journal: Journal, run_id: int, folder: Path, out_dir: Path) -> list[WorkItem]:
+    """Every supported file under `folder` (never the batch's own outputs), enqueued or re-hashed."""
+    known = {f.path: f for f in journal.files()}
+    taken = journal.taken_names()
+    out_resolved = out_dir.resolve()
+    items = []
+    for source in iter_files([folder]):
+        if source.resolve().is_relative_to(out_resolved):
+            continue
+        rel = source.relative_to(folder).as_posix()
+        sha = sha256_file(source)
+        row = known.get(rel)
+        if row is None:
+            out_name = unique_out_name(rel, taken)
+            journal.enqueue(rel, out_name, sha)
+        else:
+            out_name = row.out_name
+            if row.sha256 != sha:
+                log.info("%s changed since the last run: its steps will be redone", rel)
+                journal.content_changed(run_id, rel, sha)
+        items.append(WorkItem(rel, source, sha, out_name))
+    return items
+
+
+# --- running ------------------------------------------------------------------------------------
+def is_transient(error: BaseException) -> bool:
+    """Errors a retry may fix: the server is down or slow, the connection dropped."""
+    return isinstance(error, BackendUnavailable | TimeoutError | ConnectionError | httpx.TransportError)
+
+
+def describe_error(error: BaseException) -> str:
+    if isinstance(error, QuireError):
+        return str(error)
+    return f"unexpected {type(error).__name__}: {error} (see {LOG_NAME})"
+
+
+class BatchRunner:
+    def __init__(self, service: Any, plan: BatchPlan, journal: Journal, run_id: int, stop: threading.Event):
+        self.service = service
+        self.plan = plan
+        self.journal = journal
+        self.run_id = run_id
+        self.stop = stop
+        self._ingest_lock = threading.Lock()  # one writer to the store at a time
+
+    def pending_steps(self, item: WorkItem) -> list[Step]:
+        done = {
+            r.step for r in self.journal.steps(item.path) if r.status == "done" and r.sha256 == item.sha256
+        }
+        return [s for s in self.plan.steps if s.name not in done]
+
+    def process(self, item: WorkItem, progress: BatchProgress) -> str:
+        """Run the file's missing steps in order; returns `done`, `failed` or `stopped`."""
+        doc_id = next((f.doc_id for f in self.journal.files() if f.path == item.path), None)
+        for step in self.pending_steps(item):
+            if self.stop.is_set():
+                return "stopped"
+            progress.on_step(item.path, step.name)
+            ref = str(item.source) if step.name == "ingest" else (doc_id or "")
+            result = self._attempt(item, step, ref)
+            if result is None:
+                return "stopped" if self.stop.is_set() else "failed"
+            if result.doc_id:
+                doc_id = result.doc_id
+        return "done"
+
+    def _attempt(self, item: WorkItem, step: Step, ref: str) -> StepResult | None:
+        """One step with retries; the file fails alone with a reason, or the step is abandoned on stop."""
+        self.journal.begin_step(self.run_id, item.path, step.name, item.sha256)
+        began = time.perf_counter()
+        try:
+            result = self._with_retry(item, step, ref)
+            if result.doc_id and result.doc_id != item.sha256:
+                raise StepFailed(
+                    "the file changed while it was being read: the next run picks up the new content"
+                )
+        except _Abandoned:
+            log.info("%s %s abandoned by the stop; the next run redoes it", step.name, item.path)
+            return None
+        except Exception as error:  # noqa: BLE001 - one file's failure must not stop the batch
+            log.error(
+                "%s %s failed: %s", step.name, item.path, error, exc_info=not isinstance(error, QuireError)
+            )
+            self.journal.fail_step(
+                self.run_id,
+                item.path,
+                step.name,
+                item.sha256,
+                describe_error(error),
+                time.perf_counter() - began,
+            )
+            return None
+        self._commit(item, step, result, time.perf_counter() - began)
+        return result
+
+    def _with_retry(self, item: WorkItem, step: Step, ref: str) -> StepResult:
+        for attempt in range(self.plan.retries + 1):
+            try:
+                return self._call(step, ref)
+            except Exception as error:
+                if attempt == self.plan.retries or not is_transient(error):
+                    raise
+                delay = self.plan.backoff_s * (2**attempt)
+                log.warning("%s %s: %s; retrying in %.1fs", step.name, item.path, error, delay)
+                if self.stop.wait(delay):
+                    raise _Abandoned from error
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _call(self, step: Step, ref: str) -> StepResult:
+        if step.name != "ingest":
+            return step.run(self.service, ref)
+        with self._ingest_lock:
+            return step.run(self.service, ref)
+
+    def _commit(self, item: WorkItem, step: Step, result: StepResult, seconds: float) -> None:
+        """Stage, commit, publish: the order that makes a crash at any point recoverable."""
+        staging = self.plan.out_dir / STAGING
+        outputs: dict[str, dict[str, str]] = {}
+        for suffix, data in result.files.items():
+            name = f"{item.out_name}{suffix}"
+            staged = f"{name}.{uuid.uuid4().hex[:12]}"
+            _write_synced(staging / staged, data)
+            outputs[name] = {"sha256": sha256_bytes(data), "staged": staged}
+        if result.doc_id:
+            self.journal.set_doc_id(item.path, result.doc_id)
+        self.journal.finish_step(self.run_id, item.path, step.name, item.sha256, outputs, seconds)
+        for name, meta in outputs.items():
+            os.replace(staging / meta["staged"], self.plan.out_dir / name)
+            self.journal.mark_published(item.path, step.name, name)
+        if outputs:
+            _fsync_dir(self.plan.out_dir)
+        log.info(
+            "%s %s done in %.2fs%s",
+            step.name,
+            item.path,
+            seconds,
+            f": {', '.join(outputs)}" if outputs else "",
+        )
+
+
+def pin_model(service: Any) -> None:
+    """Keep the model loaded for the whole night (Ollama `keep_alive: -1`) instead of reloading it."""
+    choose = getattr(service, "backend_choice", None)
+    if not callable(choose):
+        return
+    try:
+        backend = choose().backend
+    except QuireError as error:  # an unreachable backend fails each LLM step alone, with this reason
+        log.warning("the LLM backend is not ready: %s", error)
+        return
+    if hasattr(backend, "keep_alive"):
+        backend.keep_alive = -1
+    log.info("LLM: %s", backend.describe())
+
+
+def warm_up(service: Any) -> None:
+    """Build the service's shared parts on one thread before the workers race to build them twice."""
+    for part in ("store", "embedder"):
+        getattr(service, part, None)
+
+
+def run_batch(
+    service: Any, plan: BatchPlan, stop: threading.Event, progress: BatchProgress | None = None
+) -> BatchOutcome:
+    """Run (or resume) the batch; always leaves a valid journal and a fresh report in `plan.out_dir`."""
+    from rag.batch_report import write_report  # the report reads the journal; batch only writes it
+
+    progress = progress or BatchProgress()
+    check_available(service, plan.steps)
+    began = time.perf_counter()
+    with batch_lock(plan.out_dir), log_to(plan.out_dir):
+        journal = Journal(plan.out_dir)
+        try:
+            run_id = journal.start_run(os.getpid(), str(plan.folder), plan.step_names, plan.workers)
+            steps = "+".join(plan.step_names)
+            log.info(
+                "run %d: %s -> %s, steps %s, %d worker(s)",
+                run_id,
+                plan.folder,
+                plan.out_dir,
+                steps,
+                plan.workers,
+            )
+            recover(journal, plan.out_dir)
+            items = scan(journal, run_id, plan.folder, plan.out_dir)
+            runner = BatchRunner(service, plan, journal, run_id, stop)
+            todo = [item for item in items if runner.pending_steps(item)]
+            progress.on_start(len(items), len(items) - len(todo))
+            if todo:
+                warm_up(service)
+                if any(s.uses_llm for s in plan.steps):
+                    pin_model(service)
+            outcomes, abandoned = _run_workers(runner, todo, progress)
+            outcome_word = "stopped" if stop.is_set() else "finished"
+            journal.end_run(run_id, outcome_word)
+            write_report(journal, plan)
+            failed = sum(1 for s in journal.file_statuses(plan.step_names) if s.state == "failed")
+            processed = outcomes.count("done")
+            log.info(
+                "run %d %s: %d processed, %d failed, %d abandoned",
+                run_id,
+                outcome_word,
+                processed,
+                failed,
+                abandoned,
+            )
+            seconds = time.perf_counter() - began
+            return BatchOutcome(run_id, len(items), processed, failed, stop.is_set(), abandoned, seconds)
+        finally:
+            journal.close()
+
+
+def _run_workers(runner: BatchRunner, todo: list[WorkItem], progress: BatchProgress) -> tuple[list[str], int]:
+    """Process files on N threads; on stop, start nothing new and wait up to the grace for the rest."""
+    outcomes: list[str] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, runner.plan.workers), thread_name_prefix="batch")
+    futures: dict[Future[str], WorkItem] = {
+        pool.submit(runner.process, item, progress): item for item in todo
+    }
+    pending = set(futures)
+    deadline: float | None = None
+    while pending:
+        done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        for future in done:
+            outcome = future.result() if not future.cancelled() else "stopped"
+            outcomes.append(outcome)
+            progress.on_file_done(futures[future].path, outcome)
+        if runner.stop.is_set():
+            if deadline is None:
+                log.info(
+                    "stop requested: finishing the steps in flight (up to %.0fs)", runner.plan.stop_grace_s
+                )
+                for future in pending:
+                    future.cancel()
+                deadline = time.monotonic() + runner.plan.stop_grace_s
+            pending = {f for f in pending if not f.cancelled()}
+            if time.monotonic() > deadline:
+                break
+    pool.shutdown(wait=not pending, cancel_futures=True)
+    return outcomes, len(pending)
+
+
+def batch_status(out_dir: Path) -> dict[str, Any]:
+    """What `quire batch status` shows; reads the journal only, so it works during a run and after."""
+    try:
+        journal = Journal(out_dir, readonly=True)
+    except FileNotFoundError as error:
+        raise QuireError(
+            f"no batch journal in {out_dir}: start one with `quire batch FOLDER --out {out_dir}`"
+        ) from error
+    try:
+        run = journal.last_run() or {}
+        steps = run.get("steps", ["ingest"])
+        statuses = journal.file_statuses(steps)
+        counts = {state: 0 for state in ("queued", "ingested", "summarised", "reviewed", "failed")}
+        for status in statuses:
+            counts[status.state] = counts.get(status.state, 0) + 1
+        running = is_running(out_dir)
+        unfinished = [
+            {"path": r.path, "step": r.step, "since": r.started_at, "attempts": r.attempts}
+            for r in journal.running_steps()
+        ]
+        return {
+            "out": str(out_dir),
+            "running": running,
+            "run": run,
+            "steps": steps,
+            "files": len(statuses),
+            "complete": sum(1 for s in statuses if s.complete),
+            "counts": counts,
+            "in_progress": unfinished if running else [],
+            "interrupted": []
+            if running
+            else unfinished,  # left by a crash or a stop; the next run redoes them
+            "failures": [
+                {"path": s.path, "step": s.failed_step, "error": s.error} for s in statuses if s.failed_step
+            ],
+        }
+    finally:
+        journal.close()

@@ -1,0 +1,185 @@
+"""`quire batch FOLDER --out DIR` and `quire batch status DIR`: the overnight batch on the command line.
+
+SIGTERM and Ctrl-C stop the batch cleanly (no new steps; running ones get `QUIRE_BATCH__STOP_GRACE_S`
+to finish, then are abandoned and redone by the next run); a second signal stops at once. Either
+way the journal stays valid, because every state change is one SQLite transaction.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from typer.core import TyperGroup
+
+from rag.batch import BatchPlan, BatchProgress, batch_status, plan_steps, run_batch
+from rag.errors import QuireError
+from rag.settings import Settings
+
+SERVICE_FACTORY_ENV = "QUIRE_BATCH_SERVICE_FACTORY"
+err = Console(stderr=True)
+
+
+class DefaultRunGroup(TyperGroup):
+    """`quire batch FOLDER ...` means `quire batch run FOLDER ...`; `status` stays a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+batch_app = typer.Typer(cls=DefaultRunGroup, no_args_is_help=True, help="Overnight batch over a folder.")
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    """Settings with the global `--data-dir`, read from the root command's parameters."""
+    data_dir = ctx.find_root().params.get("data_dir")
+    return Settings().with_data_dir(data_dir)
+
+
+def _service(settings: Settings) -> Any:
+    """The Quire service; tests of the orchestration may name a lighter one in QUIRE_BATCH_SERVICE_FACTORY
+    (`module:callable` taking Settings) so that a crash-and-resume test does not load models many times."""
+    factory = os.environ.get(SERVICE_FACTORY_ENV)
+    if factory:
+        module, _, name = factory.partition(":")
+        return getattr(importlib.import_module(module), name)(settings)
+    from rag.service import Quire
+
+    return Quire(settings)
+
+
+def _install_stop_handlers(stop: threading.Event) -> dict[str, int]:
+    received: dict[str, int] = {}
+
+    def handle(signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            os._exit(128 + signum)  # second signal: the journal is valid at every instant
+        received["signal"] = signum
+        err.print(
+            "[yellow]stopping: finishing the steps in flight; run the same command again to continue[/yellow]"
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return received
+
+
+@batch_app.command("run")
+def run(
+    ctx: typer.Context,
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of documents (recursive).", exists=True, file_okay=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: journal, log, outputs, report.")],
+    summaries: Annotated[
+        bool, typer.Option("--summaries", help="Write NAME.summary.md per document.")
+    ] = False,
+    clauses: Annotated[
+        bool, typer.Option("--clauses", help="Write NAME.clauses.json/.csv and the portfolio.")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Files at once (default QUIRE_BATCH__WORKERS).", min=1)
+    ] = None,
+) -> None:
+    """Ingest (and summarise/review) every supported file; re-run the same command to resume."""
+    settings = _settings(ctx)
+    plan = BatchPlan(
+        folder=folder,
+        out_dir=out,
+        steps=plan_steps(summaries, clauses),
+        workers=workers or settings.batch.workers,
+        retries=settings.batch.retries,
+        backoff_s=settings.batch.retry_backoff_s,
+        stop_grace_s=settings.batch.stop_grace_s,
+    )
+    stop = threading.Event()
+    received = _install_stop_handlers(stop)
+    try:
+        with _progress() as bar:
+            outcome = run_batch(_service(settings), plan, stop, _bar_callbacks(bar))
+    except QuireError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+    err.print(
+        f"{outcome.processed} processed, {outcome.failed} failed of {outcome.files} files "
+        f"in {outcome.seconds:.1f}s; "
+        f"report: {out / 'index.md'}"
+    )
+    if outcome.stopped:
+        err.print(f"stopped; {outcome.abandoned} step(s) abandoned: run the same command again to continue")
+        code = 128 + received.get("signal", signal.SIGTERM)
+        if outcome.abandoned:
+            sys.stderr.flush()
+            os._exit(code)  # threads stuck in an LLM call cannot be joined; the journal is already valid
+        raise typer.Exit(code)
+    raise typer.Exit(2 if outcome.failed else 0)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+def _bar_callbacks(bar: Progress) -> BatchProgress:
+    task = bar.add_task("batch", total=None)
+
+    def on_start(total: int, already: int) -> None:
+        bar.update(task, total=total, completed=already)
+
+    return BatchProgress(
+        on_start=on_start,
+        on_step=lambda path, step: bar.update(task, description=f"{step} {Path(path).name[:40]}"),
+        on_file_done=lambda path, outcome: bar.advance(task),
+    )
+
+
+@batch_app.command("status")
+def status(
+    out: Annotated[Path, typer.Argument(help="The batch's output folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Where a batch stands: counts per state, what runs now, failures and their reasons."""
+    try:
+        report = batch_status(out)
+    except QuireError as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+    if as_json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+        return
+    state = "running" if report["running"] else (report["run"].get("outcome") or "interrupted")
+    console = Console()
+    console.print(f"[bold]{out}[/bold]: {state}; {report['complete']} of {report['files']} files complete")
+    console.print("  " + ", ".join(f"{k} {v}" for k, v in report["counts"].items()))
+    for item in report["in_progress"]:
+        console.print(f"  now: {item['step']} {item['path']} (since {item['since']})", markup=False)
+    for failure in report["failures"]:
+        console.print(
+            f"  [red]failed[/red] {failure['path']} at {failure['step']}: {failure['error']}", highlight=False
+        )

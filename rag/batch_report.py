@@ -1,0 +1,160 @@
+"""The morning report of a batch: `index.md`, `index.html` and the portfolio `clauses.csv`/`.xlsx`.
+
+Everything here is rebuilt from the journal and the per-document outputs at the end of every
+run (finished or stopped), so the report always matches what is on disk. Each file is written
+atomically; a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from rag.batch import BatchPlan, atomic_write, rows_to_csv
+from rag.journal import FileStatus, Journal
+
+PORTFOLIO_CSV = "clauses.csv"
+PORTFOLIO_XLSX = "clauses.xlsx"
+
+
+def write_report(journal: Journal, plan: BatchPlan) -> list[Path]:
+    statuses = journal.file_statuses(plan.step_names)
+    written = []
+    if "review" in plan.step_names:
+        written += write_portfolio(portfolio_rows(plan.out_dir, statuses), plan.out_dir)
+    summary = _summary(statuses, plan, journal.last_run() or {})
+    for name, text in (("index.md", render_markdown(summary)), ("index.html", render_html(summary))):
+        atomic_write(plan.out_dir / name, text.encode("utf-8"))
+        written.append(plan.out_dir / name)
+    return written
+
+
+def _summary(statuses: list[FileStatus], plan: BatchPlan, run: dict[str, Any]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for status in statuses:
+        counts[status.state] = counts.get(status.state, 0) + 1
+    portfolio = [n for n in (PORTFOLIO_CSV, PORTFOLIO_XLSX) if (plan.out_dir / n).exists()]
+    return {
+        "folder": str(plan.folder),
+        "steps": plan.step_names,
+        "run": run,
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "files": statuses,
+        "complete": sum(1 for s in statuses if s.complete),
+        "counts": counts,
+        "failures": [s for s in statuses if s.state == "failed"],
+        "portfolio": portfolio if "review" in plan.step_names else [],
+    }
+
+
+def _link_md(name: str) -> str:
+    return f"[{name}]({quote(name)})"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(s: dict[str, Any]) -> str:
+    outcome = s["run"].get("outcome") or "running"
+    lines = [
+        "# Batch report",
+        "",
+        f"Folder `{s['folder']}` · steps {' + '.join(s['steps'])} · run {s['run'].get('run_id', '?')} "
+        f"{outcome} · written {s['written_at']}",
+        "",
+        f"**{s['complete']} of {len(s['files'])} files complete**, {len(s['failures'])} failed.",
+        "",
+        "| state | files |",
+        "|---|---|",
+        *[f"| {state} | {n} |" for state, n in sorted(s["counts"].items())],
+        "",
+    ]
+    if s["failures"]:
+        lines += ["## Failures", "", "| file | step | reason |", "|---|---|---|"]
+        lines += [f"| {_cell(f.path)} | {f.failed_step} | {_cell(f.error or '')} |" for f in s["failures"]]
+        lines.append("")
+    if s["portfolio"]:
+        lines += ["## Portfolio", "", " · ".join(_link_md(n) for n in s["portfolio"]), ""]
+    lines += ["## Documents", "", "| file | state | outputs |", "|---|---|---|"]
+    for f in s["files"]:
+        lines.append(f"| {_cell(f.path)} | {f.state} | {' · '.join(_link_md(o) for o in f.outputs)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_html(s: dict[str, Any]) -> str:
+    e = html.escape
+    outcome = s["run"].get("outcome") or "running"
+
+    def links(names: list[str] | tuple[str, ...]) -> str:
+        return " · ".join(f'<a href="{e(quote(n))}">{e(n)}</a>' for n in names)
+
+    rows = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in sorted(s["counts"].items()))
+    failures = "".join(
+        f"<tr><td>{e(f.path)}</td><td>{e(f.failed_step or '')}</td><td>{e(f.error or '')}</td></tr>"
+        for f in s["failures"]
+    )
+    documents = "".join(
+        f'<tr class="{e(f.state)}"><td>{e(f.path)}</td><td>{e(f.state)}</td><td>{links(f.outputs)}</td></tr>'
+        for f in s["files"]
+    )
+    parts = [
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Batch report</title>',
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.failed{background:#fee}</style>",
+        "</head><body>",
+        "<h1>Batch report</h1>",
+        f"<p>Folder <code>{e(s['folder'])}</code> · steps {e(' + '.join(s['steps']))} · run "
+        f"{e(str(s['run'].get('run_id', '?')))} {e(outcome)} · written {e(s['written_at'])}</p>",
+        f"<p><strong>{s['complete']} of {len(s['files'])} files complete</strong>, "
+        f"{len(s['failures'])} failed.</p>",
+        f"<table><tr><th>state</th><th>files</th></tr>{rows}</table>",
+    ]
+    if failures:
+        parts.append(
+            f"<h2>Failures</h2><table><tr><th>file</th><th>step</th><th>reason</th></tr>{failures}</table>"
+        )
+    if s["portfolio"]:
+        parts.append(f"<h2>Portfolio</h2><p>{links(s['portfolio'])}</p>")
+    parts.append(
+        f"<h2>Documents</h2><table><tr><th>file</th><th>state</th><th>outputs</th></tr>{documents}</table>"
+    )
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def portfolio_rows(out_dir: Path, statuses: list[FileStatus]) -> list[dict[str, Any]]:
+    """Every reviewed document's clause rows, read back from its own CSV, with the document named."""
+    rows: list[dict[str, Any]] = []
+    for status in statuses:
+        for name in status.outputs:
+            if name.endswith(".clauses.csv"):
+                text = (out_dir / name).read_text(encoding="utf-8")
+                rows += [{"document": status.path, **row} for row in csv.DictReader(io.StringIO(text))]
+    return rows
+
+
+def write_portfolio(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Minimal portfolio writer (CSV + one-sheet XLSX). The clause-review feature owns the real
+    portfolio format (`rag/portfolio.py`); when it lands, this function is the one to swap."""
+    from openpyxl import Workbook
+
+    atomic_write(out_dir / PORTFOLIO_CSV, rows_to_csv(rows))
+    header: list[str] = []
+    for row in rows:
+        header.extend(k for k in row if k not in header)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "clauses"
+    sheet.append(header)
+    for row in rows:
+        sheet.append([str(row.get(k, "")) for k in header])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    atomic_write(out_dir / PORTFOLIO_XLSX, buffer.getvalue())
+    return [out_dir / PORTFOLIO_CSV, out_dir / PORTFOLIO_XLSX]
