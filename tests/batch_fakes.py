@@ -79,7 +79,7 @@ class FakeBatchService:
     def ingest(self, paths: list[Path], **_: Any) -> IngestReport:
         path = paths[0]
         try:
-            doc = parse_file(describe(path), max_pages=self.settings.ingest.max_pages)
+            doc = parse_file(describe(path), self.settings.ingest)
             result = IngestResult(str(path), path.name, sha256_file(path), "ingested", len(doc.pages), 1)
         except IngestError as error:
             result = IngestResult(str(path), path.name, "", "failed", error=str(error))

@@ -51,7 +51,7 @@ def reingest_work(quire: Quire, doc_id: str, path: Path, password: str | None = 
         if not path.is_file():
             raise QuireError(f"the original file is no longer at {path}: upload it again")
         report(0.02, "checking that the file still reads")
-        parse_file(describe(path), max_pages=quire.settings.ingest.max_pages, password=password)
+        parse_file(describe(path), quire.settings.ingest, password)
         quire.remove([doc_id])
         return ingest(report)
 
