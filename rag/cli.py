@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ingest.pipeline import IngestProgress
+from rag import clauses_cli
 from rag.errors import QuireError
 from rag.llm.base import DEMO_MODEL_NOTICE
 from rag.settings import Settings
@@ -246,6 +247,9 @@ def serve(
     ]  # fmt: skip
     err.print(f"Quire is starting on http://{host or settings.server.host}:{port or settings.server.port}")
     raise typer.Exit(subprocess.call(command, env=env))
+
+
+clauses_cli.register(app, State.service, emit, run_friendly)
 
 
 def main() -> None:
