@@ -23,7 +23,7 @@ from rag.llm.base import LLMBackend, Message
 from rag.types import PageSpan, page_at
 from rag.verify import NormalizedText, locate_quote
 
-REPLY_TOKENS_PER_CATEGORY = 160  # room for a quote or two and a value per category
+REPLY_TOKENS_PER_CATEGORY = 120  # room for a quote and a value per category; bounds a looping model
 CHAT_TEMPLATE_TOKENS = 16  # what `LLMBackend.count_messages` adds for a two-message chat
 
 Retrieved = Callable[[Category], Sequence[Span]]
