@@ -93,7 +93,9 @@ def read_labels(path: Path, limit: int | None = None) -> list[LabelledContract]:
             spans = {c: tuple((s["start"], s["end"]) for s in v["spans"]) for c, v in item["clauses"].items()}
             contracts.append(LabelledContract(item["contract"], path.parent / item["txt"], spans))
         except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise QuireError(f"{path} line {number} is not a labelled contract ({error}): see the CUAD format") from error
+            raise QuireError(
+                f"{path} line {number} is not a labelled contract ({error}): see the CUAD format"
+            ) from error
         if limit and len(contracts) >= limit:
             break
     return contracts
@@ -122,7 +124,9 @@ def score_report(report: ClauseReport, contract: LabelledContract) -> dict[str, 
     for finding in report.findings:
         answered = finding.status in ("present", "needs_review") and bool(finding.quotes)
         predicted = [(q.start, q.end) for q in finding.quotes] if answered else []
-        scores[finding.category] = score_finding(contract.spans.get(finding.category, ()), predicted, answered)
+        scores[finding.category] = score_finding(
+            contract.spans.get(finding.category, ()), predicted, answered
+        )
     return scores
 
 
@@ -139,7 +143,9 @@ def candidate_scores(service: Any, doc_id: str, contract: LabelledContract, cate
         largest = max(largest, overhead + candidates.tokens)
         for category in group.categories:
             gold = contract.spans.get(category.name, ())
-            scores[category.name] = CategoryScore(gold_spans=len(gold), covered_spans=sum(candidates.covers(*g) for g in gold))
+            scores[category.name] = CategoryScore(
+                gold_spans=len(gold), covered_spans=sum(candidates.covers(*g) for g in gold)
+            )
     return scores, largest
 
 
@@ -180,7 +186,9 @@ def evaluate_clauses(
     return _summary(result, extraction, backend, settings, time.perf_counter() - began)
 
 
-def _summary(result: Evaluation, extraction: bool, backend: Any, settings: Settings, seconds: float) -> dict[str, Any]:
+def _summary(
+    result: Evaluation, extraction: bool, backend: Any, settings: Settings, seconds: float
+) -> dict[str, Any]:
     total = CategoryScore()
     for score in result.per_category.values():
         total.add(score)

@@ -30,14 +30,15 @@ DATE_PATTERNS = (
 NUMBER_WORDS = {
     w: i
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty".split()
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
     )
 }
 NUMBER_WORDS.update({"thirty": 30, "forty": 40, "forty-five": 45, "sixty": 60, "ninety": 90, "a": 1, "an": 1})
 _NUMBER = r"(?P<num>\d+|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 DURATION = re.compile(
-    rf"\b{_NUMBER}(?:\s*\((?P<paren>\d+)\))?[\s-]+(?:\w+[\s-]+)?(?P<unit>business days?|calendar days?|days?|weeks?|months?|years?)\b",
+    rf"\b{_NUMBER}(?:\s*\((?P<paren>\d+)\))?[\s-]+(?:\w+[\s-]+)?"
+    r"(?P<unit>business days?|calendar days?|days?|weeks?|months?|years?)\b",
     re.IGNORECASE,
 )
 MONEY = re.compile(

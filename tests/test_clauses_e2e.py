@@ -52,7 +52,15 @@ def test_eval_clauses_on_one_labelled_contract(tmp_path: Path) -> None:
     labels = tmp_path / "labels.jsonl"
     labels.write_text(json.dumps(item) + "\n", encoding="utf-8")
     done = run_cli(
-        "eval", "clauses", str(labels), "--limit", "1", "--categories", CATEGORIES, "--json", data_dir=tmp_path / "d"
+        "eval",
+        "clauses",
+        str(labels),
+        "--limit",
+        "1",
+        "--categories",
+        CATEGORIES,
+        "--json",
+        data_dir=tmp_path / "d",
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
