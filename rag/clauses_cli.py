@@ -157,6 +157,5 @@ def _print_evaluation(result: dict[str, Any]) -> None:
     for name, figures in [*result["per_category"].items(), ("overall", result["overall"])]:
         table.add_row(name, *("-" if figures.get(c) is None else str(figures.get(c)) for c in columns))
     out.print(table)
-    out.print(
-        f"largest call: {result['max_call_tokens']} tokens (limit {result['call_tokens']}), {result['seconds']}s"
-    )
+    tokens, limit = result["max_call_tokens"], result["call_tokens"]
+    out.print(f"largest call: {tokens} tokens (limit {limit}), {result['seconds']}s")
