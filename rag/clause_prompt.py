@@ -73,10 +73,10 @@ def clause_messages(
         else "the excerpts of the contract most likely to hold these clauses"
     )
     user = (
-        f"{excerpts_block(excerpts)}\n\nAbove is {scope}. For each category below, answer with JSON: present "
-        "(true/false), quotes (up to 3 exact passages copied from the contract), value (the short answer in "
-        "the asked format, or empty) and confidence (high/low).\n\nCategories:\n"
-        f"{categories_block(categories)}\n\nReply with JSON only."
+        f"{excerpts_block(excerpts)}\n\nAbove is {scope}. For each category below, say whether the "
+        "contract has such a clause (present), copy up to 3 passages that show it word for word (quotes), "
+        "give the short answer in the format asked (value, or empty) and how sure you are (confidence)."
+        f"\n\nCategories:\n{categories_block(categories)}\n\nReply with JSON only."
     )
     return [{"role": "system", "content": SYSTEM_CLAUSES}, {"role": "user", "content": user}]
 

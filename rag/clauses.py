@@ -174,9 +174,8 @@ def decide(
         return ClauseFinding(name, status, tuple(quotes), value, "; ".join(notes))
     if answer.present:
         note = "the model's quote was not found verbatim in the document, so it is not shown"
-        return ClauseFinding(
-            name, "needs_review", _rule_quotes(doc, rules), normalise(category, "", [], rules), note
-        )
+        value = normalise(category, "", [r.text for r in rules], rules) if rules else ""
+        return ClauseFinding(name, "needs_review", _rule_quotes(doc, rules), value, note)
     if rules:
         value = normalise(category, "", [r.text for r in rules], rules)
         return ClauseFinding(
