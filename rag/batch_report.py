@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import html
 import io
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from rag.batch import BatchPlan, atomic_write, rows_to_csv
+from rag.batch import BatchPlan, atomic_write
 from rag.journal import FileStatus, Journal
 
 PORTFOLIO_CSV = "clauses.csv"
@@ -140,21 +141,14 @@ def portfolio_rows(out_dir: Path, statuses: list[FileStatus]) -> list[dict[str, 
 
 
 def write_portfolio(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """Minimal portfolio writer (CSV + one-sheet XLSX). The clause-review feature owns the real
-    portfolio format (`rag/portfolio.py`); when it lands, this function is the one to swap."""
-    from openpyxl import Workbook
+    """The portfolio in the clause review's own formats (`rag/portfolio.py`), each file written whole
+    to a temporary name first so a reader never sees part of it."""
+    from rag.portfolio import write_csv, write_xlsx
 
-    atomic_write(out_dir / PORTFOLIO_CSV, rows_to_csv(rows))
-    header: list[str] = []
-    for row in rows:
-        header.extend(k for k in row if k not in header)
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "clauses"
-    sheet.append(header)
-    for row in rows:
-        sheet.append([str(row.get(k, "")) for k in header])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    atomic_write(out_dir / PORTFOLIO_XLSX, buffer.getvalue())
-    return [out_dir / PORTFOLIO_CSV, out_dir / PORTFOLIO_XLSX]
+    written = []
+    for name, writer in ((PORTFOLIO_CSV, write_csv), (PORTFOLIO_XLSX, write_xlsx)):
+        temporary = out_dir / f".{name}.tmp"
+        writer(rows, temporary)
+        os.replace(temporary, out_dir / name)
+        written.append(out_dir / name)
+    return written

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ingest.pipeline import IngestProgress
+from rag import clauses_cli
 from rag.auth import require_password_for
 from rag.batch_cli import batch_app
 from rag.errors import QuireError
@@ -284,6 +285,9 @@ app.command("summarize")(make_summarize_command(State.service, run_friendly, emi
 from rag.eval import eval_app  # noqa: E402  (sub-app: `quire eval retrieval`)
 
 app.add_typer(eval_app, name="eval")
+
+
+clauses_cli.register(app, State.service, emit, run_friendly)
 
 
 def main() -> None:

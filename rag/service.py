@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingest.pipeline import IngestProgress, IngestReport, ingest_paths
 from rag.answer import AnswerRequest, stream_answer
+from rag.clause_report import ClauseReport
 from rag.embed import Embedder, shared_embedder
 from rag.llm.base import DEMO_MODEL_NOTICE
 from rag.llm.registry import BackendChoice, choose_backend
@@ -94,6 +95,14 @@ class Quire:
         doc_id = self.store.resolve(doc_ref).doc_id
         backend = self.backend_choice().backend
         return summarize_document(backend, self.store.registry, doc_id, self.settings.summarize)
+    # --- clause review ----------------------------------------------------------------------
+    def review_clauses(self, doc_ref: str, categories: list[str] | None = None, on_group=None) -> ClauseReport:
+        """The clause checklist (all categories, or `categories`) for one stored document."""
+        from rag.clause_service import review_stored
+
+        doc_id = self.store.resolve(doc_ref).doc_id
+        backend = self.backend_choice().backend
+        return review_stored(self.retriever, backend, self.settings.clauses, doc_id, categories, on_group)
 
     # --- health -----------------------------------------------------------------------------
     def doctor(self) -> dict[str, Any]:

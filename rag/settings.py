@@ -176,6 +176,22 @@ class BatchSettings(BaseModel):
     )
 
 
+class ClauseSettings(BaseModel):
+    extra_categories: Path | None = Field(
+        None,
+        description="TOML file of a firm's own clause categories, added to the 41 CUAD categories "
+        "(same shape as rag/data/cuad_categories.toml).",
+    )
+    call_tokens: int = Field(
+        8000,
+        ge=1000,
+        description="Most prompt tokens of one clause-review call (one call per group of related categories).",
+    )
+    retrieved_per_category: int = Field(
+        8, ge=0, description="Passages retrieval proposes per category, beside its keyword cues."
+    )
+
+
 class ServerSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(8501, description="Port of the web app.")
@@ -221,6 +237,7 @@ class Settings(BaseSettings):
     def collection_name(self) -> str:
         base = self.store.collection
         return base if self.workspace == "default" else f"{base}-{self.workspace}"
+    clauses: ClauseSettings = Field(default_factory=ClauseSettings)
 
     def with_data_dir(self, data_dir: Path | None) -> Settings:
         return self if data_dir is None else self.model_copy(update={"data_dir": data_dir})

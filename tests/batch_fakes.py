@@ -46,15 +46,13 @@ class FakeClauseReport:
         return {"doc_id": self.doc_id, "nonce": self.nonce, "findings": [r for r in self.csv_rows()]}
 
     def csv_rows(self) -> list[dict[str, Any]]:
+        """Rows in the real report's shape (`rag.clause_report.CSV_FIELDS`)."""
+        common = {"document": f"contract-{self.doc_id[:8]}", "doc_id": self.doc_id, "value": "", "note": ""}
         return [
-            {
-                "category": "Governing Law",
-                "found": "yes",
-                "page": 1,
-                "quote": f"laws of New York {self.nonce}",
-            },
-            {"category": "Cap On Liability", "found": "no", "page": "", "quote": ""},
-        ]
+            {**common, "category": "Governing Law", "status": "present", "pages": "1",
+             "quote": f"laws of New York {self.nonce}"},
+            {**common, "category": "Cap On Liability", "status": "absent", "pages": "", "quote": ""},
+        ]  # fmt: skip
 
 
 class FakeBatchService:

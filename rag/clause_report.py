@@ -1,0 +1,89 @@
+"""What a clause review hands out: one finding per category, the report per document.
+
+These records are the stable interface the CLI, the web app, the batch runner and the
+portfolio writers share; `to_json` and `csv_rows` are their documented shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Status = Literal["present", "absent", "not_checked", "needs_review"]
+STATUSES: tuple[Status, ...] = ("present", "absent", "not_checked", "needs_review")
+CSV_FIELDS = ("document", "doc_id", "category", "status", "value", "pages", "quote", "note")
+QUOTE_JOINER = " […] "
+
+
+@dataclass(frozen=True)
+class ClauseQuote:
+    """Words found verbatim in the stored document text, with where they are."""
+
+    text: str
+    page: int
+    start: int
+    end: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "page": self.page, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class ClauseFinding:
+    category: str
+    status: Status
+    quotes: tuple[ClauseQuote, ...] = ()
+    value: str = ""
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "status": self.status,
+            "quotes": [q.to_json() for q in self.quotes],
+            "value": self.value,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class ClauseReport:
+    doc_id: str
+    name: str
+    findings: tuple[ClauseFinding, ...]
+    backend: str
+    model: str
+    seconds: float = 0.0
+
+    def finding(self, category: str) -> ClauseFinding:
+        return next(f for f in self.findings if f.category == category)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for f in self.findings if f.status == s) for s in STATUSES}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "name": self.name,
+            "backend": self.backend,
+            "model": self.model,
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts(),
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+    def csv_rows(self) -> list[dict[str, str]]:
+        """One row per category, keys `CSV_FIELDS`: a spreadsheet a reviewer can sort and filter."""
+        return [
+            {
+                "document": self.name,
+                "doc_id": self.doc_id,
+                "category": f.category,
+                "status": f.status,
+                "value": f.value,
+                "pages": ", ".join(str(p) for p in sorted({q.page for q in f.quotes})),
+                "quote": QUOTE_JOINER.join(q.text for q in f.quotes),
+                "note": f.note,
+            }
+            for f in self.findings
+        ]

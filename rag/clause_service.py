@@ -1,0 +1,55 @@
+"""Clause review over stored documents: ties the store, retrieval and the LLM to `rag.clauses`.
+
+The service (`Quire.review_clauses`), the evaluator and the portfolio all come through here,
+so a stored document is always reviewed the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rag.candidates import Span
+from rag.categories import CallGroup, Catalogue, Category, load_catalogue
+from rag.clause_report import ClauseReport
+from rag.clauses import ClauseDocument, Retrieved, review_document
+from rag.errors import DocumentNotFound
+from rag.llm.base import LLMBackend
+from rag.registry import Registry
+from rag.retrieve import Retriever
+from rag.settings import ClauseSettings
+
+
+def catalogue_for(settings: ClauseSettings, categories: Sequence[str] | None = None) -> Catalogue:
+    return load_catalogue(settings.extra_categories).select(list(categories) if categories else None)
+
+
+def stored_document(registry: Registry, doc_id: str) -> ClauseDocument:
+    info = registry.info(doc_id)
+    if info is None:
+        raise DocumentNotFound(f"no document with id {doc_id}: `quire docs` lists them")
+    return ClauseDocument(doc_id, info.name, registry.text(doc_id), registry.pages(doc_id))
+
+
+def retrieval_for(retriever: Retriever, doc_id: str, k: int) -> Retrieved | None:
+    """Spans retrieval proposes for a category's query inside one document (None when k is 0)."""
+    if k <= 0:
+        return None
+
+    def retrieved(category: Category) -> list[Span]:
+        return [(p.start, p.end) for p in retriever.search(category.query, k, doc_ids=[doc_id])]
+
+    return retrieved
+
+
+def review_stored(
+    retriever: Retriever,
+    backend: LLMBackend,
+    settings: ClauseSettings,
+    doc_id: str,
+    categories: Sequence[str] | None = None,
+    on_group: Callable[[CallGroup], None] | None = None,
+) -> ClauseReport:
+    document = stored_document(retriever.store.registry, doc_id)
+    catalogue = catalogue_for(settings, categories)
+    retrieved = retrieval_for(retriever, doc_id, settings.retrieved_per_category)
+    return review_document(document, catalogue, backend, settings.call_tokens, retrieved, on_group)

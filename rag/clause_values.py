@@ -1,0 +1,92 @@
+"""Normalised values for clause findings, and the rule-based evidence that checks the model.
+
+The extractors in `rag.extract` run first; this module says which of them speaks for which
+answer format, turns a model's free-text value into the format the category asks for, and
+computes an expiration date from the effective date and the term when both are known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.categories import Category
+from rag.extract import (
+    Found,
+    find_effective_date,
+    find_governing_law,
+    find_parties,
+    find_title,
+    parse_date,
+    parse_duration,
+)
+
+PERPETUAL = re.compile(r"perpetu|indefinite|until terminated", re.IGNORECASE)
+
+
+def rule_evidence(category: Category, text: str) -> list[Found]:
+    """What the rule-based extractors found for this category in the whole document text."""
+    if category.value == "jurisdiction":
+        return find_governing_law(text)[:1]
+    if category.value == "parties":
+        return find_parties(text)
+    if category.value == "date" and category.name in ("Agreement Date", "Effective Date"):
+        found = find_effective_date(text)
+        return [found] if found else []
+    if category.name == "Document Name":
+        title = find_title(text)
+        return [title] if title else []
+    return []
+
+
+def normalise(category: Category, value: str, quotes: Sequence[str], rules: Sequence[Found]) -> str:
+    """The answer in the category's format, from the model's value, its quotes, else the rules."""
+    words = " ".join([value, *quotes])
+    kind = category.value
+    if kind == "yes_no":
+        return "Yes"
+    if kind == "date":
+        found = parse_date(value) or parse_date(" ".join(quotes))
+        return found.isoformat() if found else (rules[0].value if rules else "")
+    if kind == "expiration":
+        if PERPETUAL.search(words):
+            return "Perpetual"
+        found = parse_date(value) or parse_date(" ".join(quotes))
+        return found.isoformat() if found else ""
+    if kind == "duration":
+        duration = parse_duration(value) or parse_duration(" ".join(quotes))
+        if duration is None:
+            return "Perpetual" if PERPETUAL.search(words) else ""
+        successive = "successive " if re.search(r"successive|additional|each", words, re.IGNORECASE) else ""
+        return f"{successive}{duration}"
+    if kind == "jurisdiction":
+        law = find_governing_law(" ".join(quotes)) or list(rules)
+        return law[0].value if law else value.strip()
+    if kind == "parties":
+        names = list(dict.fromkeys(r.value for r in rules)) if rules else []
+        return "; ".join(names) or value.strip()
+    return value.strip() or (rules[0].value if rules else "")
+
+
+def values_disagree(category: Category, model_value: str, rules: Sequence[Found]) -> bool:
+    """Whether the rules found a different value than the model (dates and governing law only)."""
+    if not rules or not model_value:
+        return False
+    if category.value == "date":
+        return all(r.value != model_value for r in rules)
+    if category.value == "jurisdiction":
+        return all(
+            r.value.lower() not in model_value.lower() and model_value.lower() not in r.value.lower()
+            for r in rules
+        )
+    return False
+
+
+def expiration_from_term(effective: str, term_quote: str) -> str:
+    """Effective date + initial term ('three (3) years') as an ISO date, or '' when either is unknown."""
+    from datetime import date
+
+    duration = parse_duration(term_quote)
+    if not effective or duration is None:
+        return ""
+    return duration.add_to(date.fromisoformat(effective)).isoformat()

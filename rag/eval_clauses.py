@@ -1,0 +1,206 @@
+"""Clause review measured against lawyer labels (CUAD-style JSONL).
+
+Two figures per category. Candidate recall (model-independent): the share of labelled spans
+lying wholly inside the text sent to the model for their category, with prompts counted in
+Llama-3 tokens. Extraction: span precision/recall where a shown quote matches a labelled
+span when their character Jaccard overlap is at least 0.5 (CUAD's threshold), and the
+missed-clause rate (labelled present, answered absent). The contracts are ingested into a
+temporary store so the user's own store is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.clause_report import ClauseReport
+from rag.clause_service import catalogue_for, retrieval_for, stored_document
+from rag.clauses import excerpt_budget, plan_group
+from rag.errors import QuireError
+from rag.settings import Settings
+from rag.tokens import llama3_token_count
+
+MATCH_JACCARD = 0.5
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class LabelledContract:
+    name: str
+    path: Path
+    spans: dict[str, tuple[Span, ...]]
+
+
+@dataclass
+class CategoryScore:
+    gold_spans: int = 0
+    covered_spans: int = 0
+    predicted: int = 0
+    matched_predicted: int = 0
+    matched_gold: int = 0
+    gold_documents: int = 0
+    missed_documents: int = 0
+    absent_documents: int = 0
+    false_alarms: int = 0
+    reviewed_documents: int = 0
+
+    def add(self, other: CategoryScore) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def to_json(self, extraction: bool) -> dict[str, Any]:
+        figures: dict[str, Any] = {
+            "gold_spans": self.gold_spans,
+            "candidate_recall": _ratio(self.covered_spans, self.gold_spans),
+        }
+        if extraction:
+            figures.update(
+                span_precision=_ratio(self.matched_predicted, self.predicted),
+                span_recall=_ratio(self.matched_gold, self.gold_spans),
+                missed_clause_rate=_ratio(self.missed_documents, self.gold_documents),
+                false_alarm_rate=_ratio(self.false_alarms, self.absent_documents),
+                predicted_spans=self.predicted,
+            )
+        return figures
+
+
+@dataclass
+class Evaluation:
+    per_category: dict[str, CategoryScore] = field(default_factory=dict)
+    max_call_tokens: int = 0
+    contracts: list[str] = field(default_factory=list)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def read_labels(path: Path, limit: int | None = None) -> list[LabelledContract]:
+    """Labelled contracts; `txt` paths are relative to the labels file unless absolute."""
+    if not path.is_file():
+        raise QuireError(f"no labels file at {path}: give a CUAD-style JSONL file")
+    contracts = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            spans = {c: tuple((s["start"], s["end"]) for s in v["spans"]) for c, v in item["clauses"].items()}
+            contracts.append(LabelledContract(item["contract"], path.parent / item["txt"], spans))
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise QuireError(
+                f"{path} line {number} is not a labelled contract ({error}): see the CUAD format"
+            ) from error
+        if limit and len(contracts) >= limit:
+            break
+    return contracts
+
+
+def jaccard(a: Span, b: Span) -> float:
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (a[1] - a[0]) + (b[1] - b[0]) - inter
+    return inter / union if union else 0.0
+
+
+def score_finding(gold: Sequence[Span], predicted: Sequence[Span], answered: bool) -> CategoryScore:
+    score = CategoryScore(gold_spans=len(gold), predicted=len(predicted), reviewed_documents=1)
+    score.matched_predicted = sum(1 for p in predicted if any(jaccard(p, g) >= MATCH_JACCARD for g in gold))
+    score.matched_gold = sum(1 for g in gold if any(jaccard(p, g) >= MATCH_JACCARD for p in predicted))
+    score.gold_documents = int(bool(gold))
+    score.missed_documents = int(bool(gold) and not answered)
+    score.absent_documents = int(not gold)
+    score.false_alarms = int(not gold and answered)
+    return score
+
+
+def score_report(report: ClauseReport, contract: LabelledContract) -> dict[str, CategoryScore]:
+    """Quotes of `present` and `needs_review` findings count as answers: a person is shown both."""
+    scores = {}
+    for finding in report.findings:
+        answered = finding.status in ("present", "needs_review") and bool(finding.quotes)
+        predicted = [(q.start, q.end) for q in finding.quotes] if answered else []
+        scores[finding.category] = score_finding(
+            contract.spans.get(finding.category, ()), predicted, answered
+        )
+    return scores
+
+
+def candidate_scores(service: Any, doc_id: str, contract: LabelledContract, categories: Sequence[str] | None):
+    """Candidate recall per category and the largest prompt of any call group, in Llama-3 tokens."""
+    settings = service.settings.clauses
+    document = stored_document(service.store.registry, doc_id)
+    retrieved = retrieval_for(service.retriever, doc_id, settings.retrieved_per_category)
+    scores: dict[str, CategoryScore] = {}
+    largest = 0
+    for group in catalogue_for(settings, categories).groups:
+        candidates = plan_group(document, group, settings.call_tokens, llama3_token_count, retrieved)
+        overhead = settings.call_tokens - excerpt_budget(group, settings.call_tokens, llama3_token_count)
+        largest = max(largest, overhead + candidates.tokens)
+        for category in group.categories:
+            gold = contract.spans.get(category.name, ())
+            scores[category.name] = CategoryScore(
+                gold_spans=len(gold), covered_spans=sum(candidates.covers(*g) for g in gold)
+            )
+    return scores, largest
+
+
+def evaluate_clauses(
+    settings: Settings,
+    labels: Path,
+    limit: int | None = None,
+    categories: Sequence[str] | None = None,
+    extraction: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Ingest the labelled contracts into a temporary store, then score candidates (and the model)."""
+    from rag.service import Quire
+
+    began = time.perf_counter()
+    contracts = read_labels(labels, limit)
+    result = Evaluation()
+    with tempfile.TemporaryDirectory(prefix="quire-eval-") as tmp:
+        service = Quire(settings.with_data_dir(Path(tmp)))
+        ingested = service.ingest([c.path for c in contracts])
+        failed = [d for d in ingested.documents if d.status == "failed"]
+        if failed:
+            raise QuireError(f"could not ingest {failed[0].path}: {failed[0].error}")
+        doc_ids = {Path(d.path).resolve(): d.doc_id for d in ingested.documents}
+        for contract in contracts:
+            if progress:
+                progress(contract.name)
+            doc_id = doc_ids[contract.path.resolve()]
+            scores, largest = candidate_scores(service, doc_id, contract, categories)
+            result.max_call_tokens = max(result.max_call_tokens, largest)
+            if extraction:
+                for name, score in score_report(service.review_clauses(doc_id, categories), contract).items():
+                    scores[name].add(score)
+            for name, score in scores.items():
+                result.per_category.setdefault(name, CategoryScore()).add(score)
+            result.contracts.append(contract.name)
+        backend = service.backend_choice().backend if extraction else None
+    return _summary(result, extraction, backend, settings, time.perf_counter() - began)
+
+
+def _summary(
+    result: Evaluation, extraction: bool, backend: Any, settings: Settings, seconds: float
+) -> dict[str, Any]:
+    total = CategoryScore()
+    for score in result.per_category.values():
+        total.add(score)
+    return {
+        "contracts": len(result.contracts),
+        "categories": len(result.per_category),
+        "call_tokens": settings.clauses.call_tokens,
+        "max_call_tokens": result.max_call_tokens,
+        "overall": total.to_json(extraction),
+        "per_category": {name: s.to_json(extraction) for name, s in result.per_category.items()},
+        "backend": backend.name if backend else None,
+        "model": backend.model if backend else None,
+        "match": f"character Jaccard >= {MATCH_JACCARD}",
+        "seconds": round(seconds, 1),
+    }
