@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ingest.chunk import chunk_document
 from ingest.discover import describe, iter_files, sha256_file
+from ingest.names import display_name
 from ingest.parse import parse_file
 from rag.errors import IngestError
 from rag.settings import IngestSettings
@@ -68,7 +69,7 @@ def ingest_file(
     progress: IngestProgress | None = None,
 ) -> IngestResult:
     progress = progress or IngestProgress()
-    name = path.name
+    name = display_name(path.name)
     try:
         source = describe(path)
         if source.size > settings.max_bytes:
@@ -110,9 +111,9 @@ def ingest_paths(
     progress.on_start(len(files))
     results: list[IngestResult] = []
     for path in files:
-        progress.on_file(path.name)
+        progress.on_file(display_name(path.name))
         if not path.exists():
-            result = IngestResult(str(path), path.name, "", "failed", error="no such file")
+            result = IngestResult(str(path), display_name(path.name), "", "failed", error="no such file")
         else:
             result = ingest_file(path, store, embed, settings, password, progress)
         results.append(result)
