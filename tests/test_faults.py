@@ -126,7 +126,7 @@ def test_hostile_names_are_stored_by_hash_and_shown_sanitised(tmp_path: Path, se
     for k, path in enumerate(odd):
         path.write_text(CONTRACT_TEXT + f"\nVariant {k}.\n")
     report = Quire(settings).ingest([inbox / "etc" / ".." / "etc" / "passwd.pdf.txt", *odd[1:]])
-    names = [r.name for r in report.results]
-    assert all(r.status == "ingested" and len(r.doc_id) == 64 for r in report.results), report.results
+    names = [r.name for r in report.documents]
+    assert all(r.status == "ingested" and len(r.doc_id) == 64 for r in report.documents), report.documents
     assert all("/" not in n and len(n) <= MAX_NAME_CHARS and n.isprintable() for n in names), names
     assert not [p for p in settings.data_dir.rglob("*.txt")], "no file is written under its uploaded name"
