@@ -5,11 +5,16 @@ A file whose content (sha256) is already stored is reported `unchanged` and cost
 
 from __future__ import annotations
 
+import errno
+import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from chromadb.errors import InternalError
 
 from ingest.chunk import chunk_document
 from ingest.discover import describe, iter_files, sha256_file
@@ -60,6 +65,10 @@ class IngestProgress:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+LOW_SPACE_BYTES = 1 << 20
+DISK_FULL = "the disk holding Quire's data is full; free some space (or move QUIRE_DATA_DIR) and run the ingest again"
+
+
 def ingest_file(
     path: Path,
     store: Store,
@@ -79,7 +88,9 @@ def ingest_file(
         doc_id = sha256_file(path)
         if store.registry.status(doc_id) == "ready":
             info = store.registry.info(doc_id)
-            return IngestResult(str(path), name, doc_id, "unchanged", info.pages if info else 0, info.chunks if info else 0)
+            return IngestResult(
+                str(path), name, doc_id, "unchanged", info.pages if info else 0, info.chunks if info else 0
+            )
         doc = parse_file(source, max_pages=settings.max_pages, password=password)
         chunks = chunk_document(doc, settings.chunk_chars)
         done = 0
@@ -94,7 +105,16 @@ def ingest_file(
     except IngestError as error:
         return IngestResult(str(path), name, "", "failed", error=str(error))
     except OSError as error:
-        return IngestResult(str(path), name, "", "failed", error=f"the file could not be read: {error.strerror or error}")
+        if error.errno == errno.ENOSPC:
+            return IngestResult(str(path), name, "", "failed", error=DISK_FULL)
+        return IngestResult(
+            str(path), name, "", "failed", error=f"the file could not be read: {error.strerror or error}"
+        )
+    except (sqlite3.OperationalError, InternalError) as error:
+        # Chroma reports a full disk only as a failed compaction; the free space tells the two apart.
+        if "full" not in str(error) and shutil.disk_usage(store.settings.state_dir).free > LOW_SPACE_BYTES:
+            raise
+        return IngestResult(str(path), name, "", "failed", error=DISK_FULL)
 
 
 def ingest_paths(

@@ -130,3 +130,29 @@ def test_hostile_names_are_stored_by_hash_and_shown_sanitised(tmp_path: Path, se
     assert all(r.status == "ingested" and len(r.doc_id) == 64 for r in report.documents), report.documents
     assert all("/" not in n and len(n) <= MAX_NAME_CHARS and n.isprintable() for n in names), names
     assert not [p for p in settings.data_dir.rglob("*.txt")], "no file is written under its uploaded name"
+
+
+@pytest.mark.slow
+def test_disk_full_gives_a_clear_error_and_keeps_earlier_documents(tmp_path: Path) -> None:
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("mount namespaces unavailable (needs root or user namespaces); cannot mount a small tmpfs")
+    for name, copies in (("small", 1), ("big", 400)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text((CONTRACT_TEXT + "\n") * copies)
+    data = tmp_path / "data"
+    data.mkdir()
+    cli = f"{sys.executable} -m rag.cli --data-dir {data}"
+    script = (
+        f"mount -t tmpfs -o size=2m tmpfs {data} && {cli} ingest {tmp_path / 'small'} && "
+        f"{{ {cli} ingest {tmp_path / 'big'}; echo big_rc=$?; }} && "
+        f"mount -o remount,size=64m {data} && {cli} docs --json && {cli} ingest {tmp_path / 'big'} && {cli} docs --json"
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "disk holding Quire's data is full" in out and "Traceback" not in out
+    listings = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    assert len(listings) == 2 and "small.txt" in listings[0] and "big.txt" not in listings[0]
+    assert "big.txt" in listings[1]
