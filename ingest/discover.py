@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.names import display_name
+
 SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".text", ".docx", ".html", ".htm", ".eml"}
 PDF_OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
 MAIL_HEADER = re.compile(
@@ -86,7 +88,7 @@ def describe(path: Path) -> SourceFile:
     kind = sniff_kind(head)
     if kind == "zip":
         kind = zip_kind(path)
-    return SourceFile(path=path, name=path.name, kind=kind, size=path.stat().st_size)
+    return SourceFile(path=path, name=display_name(path.name), kind=kind, size=path.stat().st_size)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:

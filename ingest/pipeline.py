@@ -7,6 +7,9 @@ of parsing hides behind the (dominant) embedding time.
 
 from __future__ import annotations
 
+import errno
+import shutil
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,8 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from chromadb.errors import InternalError
+
 from ingest.chunk import chunk_document
 from ingest.discover import describe, iter_files, sha256_file
+from ingest.names import display_name
 from ingest.parse import parse_file
 from rag.errors import IngestError
 from rag.settings import IngestSettings
@@ -79,10 +85,12 @@ class Prepared:
 
 Embed = Callable[[Sequence[str]], list[list[float]]]
 READ_AHEAD = 2  # files parsed ahead of the embedder: enough to overlap, little memory
+LOW_SPACE_BYTES = 1 << 20
+DISK_FULL = "the disk holding Quire's data is full; free some space (or move QUIRE_DATA_DIR) and run the ingest again"
 
 
 def _failed(path: Path, error: str) -> IngestResult:
-    return IngestResult(str(path), path.name, "", "failed", error=error)
+    return IngestResult(str(path), display_name(path.name), "", "failed", error=error)
 
 
 def _unchanged(path: Path, store: Store, doc_id: str) -> IngestResult | None:
@@ -90,7 +98,7 @@ def _unchanged(path: Path, store: Store, doc_id: str) -> IngestResult | None:
         return None
     info = store.registry.info(doc_id)
     pages, chunks = (info.pages, info.chunks) if info else (0, 0)
-    return IngestResult(str(path), path.name, doc_id, "unchanged", pages, chunks)
+    return IngestResult(str(path), display_name(path.name), doc_id, "unchanged", pages, chunks)
 
 
 def prepare_file(
@@ -132,9 +140,19 @@ def store_prepared(item: Prepared, store: Store, embed: Embed, progress: IngestP
         done += count
         progress.on_chunks(done, len(item.chunks))
 
-    store.add_document(item.doc, item.chunks, embed, on_batch=on_batch)
+    try:
+        store.add_document(item.doc, item.chunks, embed, on_batch=on_batch)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        return _failed(item.path, DISK_FULL)
+    except (sqlite3.OperationalError, InternalError) as error:
+        # Chroma reports a full disk only as a failed compaction; the free space tells the two apart.
+        if "full" not in str(error) and shutil.disk_usage(store.settings.state_dir).free > LOW_SPACE_BYTES:
+            raise
+        return _failed(item.path, DISK_FULL)
     return IngestResult(
-        str(item.path), item.path.name, item.doc.doc_id, "ingested", len(item.doc.pages), len(item.chunks)
+        str(item.path), display_name(item.path.name), item.doc.doc_id, "ingested", len(item.doc.pages), len(item.chunks)
     )
 
 
@@ -150,7 +168,7 @@ def ingest_file(
     item = prepare_file(path, store, settings, password)
     if isinstance(item, IngestResult):
         return item
-    progress.on_parsed(path.name, len(item.doc.pages), len(item.chunks))
+    progress.on_parsed(display_name(path.name), len(item.doc.pages), len(item.chunks))
     return store_prepared(item, store, embed, progress)
 
 
@@ -183,9 +201,9 @@ def ingest_paths(
     results: list[IngestResult] = []
     prepared = _read_ahead(files, lambda path: prepare_file(path, store, settings, password))
     for path, item in zip(files, prepared, strict=True):
-        progress.on_file(path.name)
+        progress.on_file(display_name(path.name))
         if isinstance(item, Prepared):
-            progress.on_parsed(path.name, len(item.doc.pages), len(item.chunks))
+            progress.on_parsed(display_name(path.name), len(item.doc.pages), len(item.chunks))
             result = store_prepared(item, store, embed, progress)
         else:
             result = item

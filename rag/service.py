@@ -17,6 +17,7 @@ from rag.clause_report import ClauseReport
 from rag.embed import Embedder, shared_embedder
 from rag.llm.base import DEMO_MODEL_NOTICE
 from rag.llm.registry import BackendChoice, choose_backend
+from rag.locks import write_lock
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import Store
@@ -56,7 +57,8 @@ class Quire:
     def ingest(
         self, paths: Iterable[Path], password: str | None = None, progress: IngestProgress | None = None
     ) -> IngestReport:
-        return ingest_paths(paths, self.store, self.embedder.embed, self.settings.ingest, password, progress)
+        with write_lock(self.settings.state_dir):
+            return ingest_paths(paths, self.store, self.embedder.embed, self.settings.ingest, password, progress)
 
     def documents(self) -> list[DocumentInfo]:
         return self.store.registry.documents()
@@ -66,8 +68,9 @@ class Quire:
 
     def remove(self, refs: Sequence[str]) -> list[DocumentInfo]:
         infos = [self.store.resolve(ref) for ref in refs]
-        for info in infos:
-            self.store.remove(info.doc_id)
+        with write_lock(self.settings.state_dir):
+            for info in infos:
+                self.store.remove(info.doc_id)
         return infos
 
     # --- questions --------------------------------------------------------------------------
