@@ -15,11 +15,26 @@ export ANONYMIZED_TELEMETRY = False
 
 install: $(STAMP)
 
+# llama.cpp is compiled for portable AVX2, not `-march=native`: a native build on a CPU that
+# advertises AMX tiles the kernel does not grant (virtual machines) dies with SIGILL on the
+# first matrix product. The wheel is kept under .cache/ so a new venv does not rebuild it.
+LLAMA_SPEC := llama-cpp-python>=0.3.16,<0.4
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_WHEELS := .cache/wheels
+LLAMA_STAMP := $(LLAMA_WHEELS)/.built-portable
+
+$(LLAMA_STAMP):
+	rm -rf $(LLAMA_WHEELS) && mkdir -p $(LLAMA_WHEELS)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" python3 -m pip wheel --quiet --no-cache-dir --no-deps -w $(LLAMA_WHEELS) '$(LLAMA_SPEC)'
+	touch $@
+
 # torch first, pinned to the CPU build, so no multi-GB CUDA build is pulled in.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LLAMA_STAMP)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -53,4 +68,4 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -104,9 +104,14 @@ def best_supporting_passage(passages: Sequence[Passage], question: str) -> list[
 
 
 def cited_passages(answer: str, passages: Sequence[Passage], question: str) -> list[Passage]:
+    """The passages the answer cites by number, then the one that best matches the question.
+
+    The question's best match always gets a place: a small model often cites the wrong number,
+    and the user still deserves to see the clause the question is about."""
     numbers = [int(n) for n in CITED.findall(answer)]
     chosen = [passages[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(passages)]
-    return chosen or best_supporting_passage(passages, question)
+    best = [p for p in best_supporting_passage(passages, question) if p not in chosen]
+    return chosen[: MAX_EVIDENCE - len(best)] + best
 
 
 def find_citations(

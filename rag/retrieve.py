@@ -127,6 +127,11 @@ class Retriever:
         weights = [1.0, self.settings.keyword_weight] if mode == "hybrid" else None
         return reciprocal_rank_fusion(rankings, k=self.settings.rrf_k, weights=weights)
 
+    def search(self, query: str, k: int, doc_ids: Sequence[str] | None = None) -> list[Hit]:
+        """The `k` best chunks for `query`, without routing or passage assembly (clause review
+        wants raw chunk spans inside one document)."""
+        return list(self._hits(self.rank(query, k, doc_ids)))
+
     def route(self, query: str, doc_ids: Sequence[str] | None) -> Route:
         if doc_ids or not self.settings.routing:
             return Route((), query)
