@@ -76,9 +76,12 @@ def registry_pairs(store: Store) -> set[tuple[str, int]]:
 
 def test_add_and_query_finds_the_clause(settings: Settings, embedder: Embedder) -> None:
     store = Store(settings)
+    assert store.query(embedder.embed_query("governing law"), k=5) == []  # an empty store answers, not fails
     contract, contract_chunks, _ = add(store, embedder, "msa.txt", CONTRACT_TEXT)
     lease, lease_chunks, _ = add(store, embedder, "lease.txt", LEASE_TEXT)
     assert store.vector_count() == len(contract_chunks) + len(lease_chunks)
+    # k beyond the store's size: every vector, no error (the query asks Chroma for no count first)
+    assert len(store.query(embedder.embed_query("rent"), k=10 * store.vector_count())) == store.vector_count()
 
     top = store.query(embedder.embed_query("Which state's law governs the agreement?"), k=3)
     assert top[0].doc_id == contract.doc_id
