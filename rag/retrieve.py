@@ -62,7 +62,7 @@ class Retriever:
 
     # --- documents in memory ----------------------------------------------------------------
     def _doc(self, doc_id: str) -> _Doc | None:
-        """Text, pages, clause breaks and chunk offsets of a ready document (doc ids are content
+        """Text, pages and chunk offsets of a ready document (doc ids are content
         hashes, so a cached entry never goes out of date; a removed one is simply never hit)."""
         with self._docs_lock:
             if doc_id in self._docs:
@@ -72,9 +72,7 @@ class Retriever:
         info = registry.info(doc_id)
         if info is None:
             return None  # being written or removed right now
-        text = registry.text(doc_id)
-        chunks = {c.index: (c.start, c.end) for c in registry.chunks(doc_id)}
-        entry = _Doc(DocText(info.name, text, registry.pages(doc_id)), chunks)
+        entry = _Doc(DocText(info.name, registry.text(doc_id), registry.pages(doc_id)), registry.chunk_spans(doc_id))
         with self._docs_lock:
             self._docs[doc_id] = entry
             while len(self._docs) > DOC_CACHE:

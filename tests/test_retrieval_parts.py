@@ -3,6 +3,7 @@ index and how it keeps in step with the registry, routing, and passage assembly.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,24 @@ def test_keyword_index_finds_exact_words_and_follows_the_registry(registry: Regi
     assert index.search("nothing matches zzzz", k=5) == []
 
 
+def test_registry_version_follows_writes_from_anywhere(registry: Registry, tmp_path: Path) -> None:
+    """The version is cached between writes; a write through this connection, another thread's
+    or another connection's (another process) must still change it."""
+    docs = ingest_generated(registry, tmp_path)
+    seen = {registry.version()}
+    assert registry.version() in seen  # nothing changed: the same digest
+    Registry(registry.path).delete(docs[0].doc_id)  # another connection, as another process would
+    seen.add(registry.version())
+    writer = threading.Thread(target=registry.delete, args=(docs[1].doc_id,))  # another thread, its own connection
+    writer.start()
+    writer.join()
+    seen.add(registry.version())
+    registry.delete(docs[2].doc_id)  # this thread's own connection
+    seen.add(registry.version())
+    assert len(seen) == 4
+    assert registry.version() == Registry(registry.path).version()  # a fresh reader computes the same
+
+
 def test_router_sends_a_named_contract_to_its_document(registry: Registry, tmp_path: Path) -> None:
     docs = ingest_generated(registry, tmp_path)
     router = DocumentRouter(registry)
@@ -115,9 +134,9 @@ def doc_text(text: str) -> DocText:
 
 def test_clause_span_covers_the_numbered_clause() -> None:
     text = contract(*PARTIES[0])
-    doc = doc_text(text)
     start = text.index("governed by")
-    span = clause_span(doc, start, start + 10)
+    span = clause_span(text, start, start + 10)
+    assert span is not None
     assert text[span[0] : span[1]].startswith("4. Governing Law.") and text[span[0] : span[1]].endswith(
         "conflict of laws rules."
     )
