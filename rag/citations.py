@@ -75,15 +75,27 @@ def _stems(text: str) -> set[str]:
 
 
 def best_sentence(passage_text: str, question: str, answer: str = "") -> str:
-    """The sentence sharing most stems with the question (counted double) and the answer."""
+    """The sentence sharing most stems with the question (counted double) and the answer.
+
+    A short heading just before a sentence ("11. Governing Law.") counts towards it too: headings
+    say what a clause is about, and they break ties such as "governed by the laws of Texas"
+    against "subject to all applicable laws" for a question about the governing law."""
     question_stems, answer_stems = _stems(question), _stems(answer)
     best, best_score = "", -1.0
+    heading: set[str] = set()
     for match in SENTENCE.finditer(passage_text):
         sentence = match.group().strip()
         if len(sentence) < 20:
+            heading |= _stems(sentence)
             continue
         stems = _stems(sentence)
-        score = 2 * len(stems & question_stems) + len(stems & answer_stems) + 0.001 * min(len(sentence), 200)
+        score = (
+            2 * len(stems & question_stems)
+            + 2 * len(heading & question_stems)
+            + len(stems & answer_stems)
+            + 0.001 * min(len(sentence), 200)
+        )
+        heading = set()
         if score > best_score:
             best, best_score = sentence, score
     if len(best) > MAX_EVIDENCE_CHARS:

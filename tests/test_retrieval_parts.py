@@ -191,3 +191,25 @@ def test_invented_quote_in_a_model_reply_is_never_shown_as_a_quote(registry: Reg
     assert '"disputes go to binding arbitration in Paris"' not in shown
     assert "[unverified, not found in the document]" in shown
     assert '"shall be governed by the laws of the State of Texas"' in shown
+
+
+def test_evidence_prefers_the_clause_whose_heading_answers_the_question() -> None:
+    from rag.citations import best_sentence
+
+    passage = (
+        "11. Governing Law. This Agreement shall be governed by and construed in accordance with the laws of "
+        "the State of Texas. 21. Government Regulation. This Agreement is subject to all applicable federal, "
+        "state and municipal laws, regulations and ordinances."
+    )
+    federal_answer = "The law governing this agreement is the Federal Trade Commission Act."
+    assert "State of Texas" in best_sentence(passage, "Which law governs this agreement?", federal_answer)
+
+
+def test_evidence_always_includes_the_passage_matching_the_question() -> None:
+    from rag.citations import cited_passages
+    from rag.types import Passage
+
+    taxes = Passage("d", "c.txt", 1, 1, 0, 60, "7. Taxes. The Company will add sales tax to its invoices.", 1.0)
+    law = Passage("d", "c.txt", 2, 2, 60, 140, "11. Governing Law. This Agreement is governed by the laws of Texas.", 0.5)
+    chosen = cited_passages("The answer is in [1].", [taxes, law], "Which law governs this agreement?")
+    assert chosen == [taxes, law]
