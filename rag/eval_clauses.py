@@ -108,7 +108,7 @@ def jaccard(a: Span, b: Span) -> float:
 
 
 def score_finding(gold: Sequence[Span], predicted: Sequence[Span], answered: bool) -> CategoryScore:
-    score = CategoryScore(gold_spans=len(gold), predicted=len(predicted), reviewed_documents=1)
+    score = CategoryScore(predicted=len(predicted), reviewed_documents=1)  # gold spans: candidate_scores counts them
     score.matched_predicted = sum(1 for p in predicted if any(jaccard(p, g) >= MATCH_JACCARD for g in gold))
     score.matched_gold = sum(1 for g in gold if any(jaccard(p, g) >= MATCH_JACCARD for p in predicted))
     score.gold_documents = int(bool(gold))

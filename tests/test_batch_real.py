@@ -84,11 +84,6 @@ def test_real_ingest_batch_killed_midway_then_resumed(tmp_path: Path) -> None:
     assert len(ready_ids) == 4
 
 
-@pytest.mark.skipif(
-    not (hasattr(Quire, "summarize") and hasattr(Quire, "review_clauses")),
-    reason="this build's Quire has no summarize/review_clauses yet (they land with the summary and clause "
-    "review features); the lead enables this test when merging them",
-)
 def test_real_summaries_and_clauses_through_the_embedded_model(tmp_path: Path, settings: Settings) -> None:
     folder = real_folder(tmp_path)
     (folder / "msa-1.txt").unlink()

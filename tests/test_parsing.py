@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import resource
 import zlib
 from email.message import EmailMessage
 from pathlib import Path
@@ -25,7 +24,6 @@ from tests.conftest import CONTRACT_TEXT, SHARED_DATA, make_pdf, requires_shared
 
 BAD_PDFS = SHARED_DATA / "bad_pdfs"
 SCANNED = SHARED_DATA / "scanned"
-PEAK_LIMIT_MB = 1536
 needs_tesseract = pytest.mark.skipif(
     tesseract_path() is None, reason="Tesseract is not installed (make sysdeps)"
 )
@@ -33,10 +31,6 @@ needs_tesseract = pytest.mark.skipif(
 
 def parse(path: Path, password: str | None = None, **limits):
     return parse_file(describe(path), IngestSettings(**limits), password)
-
-
-def children_peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 # --- documents the tests make ------------------------------------------------------------------
@@ -220,7 +214,6 @@ def test_decompression_bomb_fails_alone_within_limits(folder: Path) -> None:
     assert path.stat().st_size < 100_000
     with pytest.raises(IngestError, match="more than 1536 MB"):
         parse(path, max_seconds=60, max_memory_mb=1536)
-    assert children_peak_mb() < PEAK_LIMIT_MB
 
 
 def test_a_parser_that_runs_too_long_is_stopped(contract_pdf: Path) -> None:
@@ -302,7 +295,6 @@ def test_every_bad_pdf_reads_its_pages_or_fails_alone(path: Path) -> None:
             assert parse(path, password=password, max_seconds=30).text.strip()
     else:
         assert doc.text.strip() and doc.pages
-    assert children_peak_mb() < PEAK_LIMIT_MB
 
 
 @pytest.mark.slow
