@@ -4,13 +4,17 @@ Each user is a thread with its own questions; all share one `Quire` (as the web 
 share one server process). Reports p50/p95 latency of retrieval-only requests and of full
 answers, the error count, and throughput; writes bench/results/load.json.
 
-    python bench/load.py [--users 20] [--asks-per-user 1] [--contracts N]
+    QUIRE_SHARED_DATA=../shared/data python bench/load.py [--users 20] [--asks-per-user 1] [--contracts N]
+
+The machine's load average before and after the timed part is recorded too: on a shared
+machine the latencies say as much about the neighbours as about Quire.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -19,13 +23,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import rag  # noqa: E402,F401
 from rag.service import Quire  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
-CONTRACTS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "contracts"
+CONTRACTS = Path(os.environ.get("QUIRE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "contracts"
 QUESTIONS = [
     "Which law governs this agreement?",
     "How can this agreement be terminated?",
@@ -86,10 +91,12 @@ def run(users: int, asks_per_user: int, contracts: int) -> dict:
                     with lock:
                         errors.append(f"user {number}: {type(error).__name__}: {error}")
 
+        load_before = os.getloadavg()
         began = time.perf_counter()
         with ThreadPoolExecutor(max_workers=users) as pool:
             list(pool.map(user, range(users)))
         wall = time.perf_counter() - began
+        load_after = os.getloadavg()
     return {
         "users": users,
         "asks_per_user": asks_per_user,
@@ -100,6 +107,9 @@ def run(users: int, asks_per_user: int, contracts: int) -> dict:
         "wall_s": round(wall, 1),
         "answers_per_minute": round(60 * len(ask_times) / wall, 1),
         "model": "SmolLM2-135M (embedded, one llama.cpp context shared by all users)",
+        "cpus": os.cpu_count(),
+        "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+        "load_average_1_5_15_after": [round(x, 2) for x in load_after],
     }
 
 

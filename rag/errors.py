@@ -33,3 +33,7 @@ class DocumentNotFound(QuireError):
 
 class StoreUnavailable(QuireError):
     """The Chroma server (server mode) does not answer."""
+
+
+class StoreReadOnly(QuireError):
+    """The folder holding the store cannot be written (a read-only mount, missing permissions)."""

@@ -3,21 +3,25 @@
 Chroma's embedded store and the registry are safe across threads of one process (the service holds its own
 locks), not across processes: two `quire ingest` runs at once could interleave writes. An flock on a file in the
 store's state directory serialises writers; the kernel drops it when a process dies, so a crash never leaves a
-stale lock behind.
+stale lock behind. `require_writable` turns a read-only data folder into one clear error before
+anything is opened, instead of a library error deep inside whichever command came first.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.errors import QuireError
+from rag.errors import QuireError, StoreReadOnly
 
 LOCK_NAME = "write.lock"
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 class StoreBusy(QuireError):
@@ -29,12 +33,35 @@ def _holder(handle) -> str:
     return handle.read().strip() or "unknown"
 
 
+def require_writable(*folders: Path) -> None:
+    """Raise `StoreReadOnly` when a folder cannot be written, creating missing ones.
+
+    Embedded Chroma writes to its SQLite file even to open it for a query, so a read-only folder
+    would stop reading commands too; a real file created and dropped tells what this process may
+    do (root ignores permission bits, not a read-only mount), with the system's reason.
+    """
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            if error.errno not in READ_ONLY_ERRNOS:
+                raise
+            raise StoreReadOnly(
+                f"Quire's data folder {folder} cannot be written ({error.strerror}); the embedded Chroma store "
+                "writes there even to answer questions, so this store is unusable until it can. Remount it "
+                "read-write or give this user write access, or set QUIRE_DATA_DIR to another folder. "
+                "Nothing in the store was changed."
+            ) from error
+
+
 @contextmanager
 def write_lock(
     state_dir: Path, timeout_s: float = 600.0, on_wait: Callable[[str], None] = lambda message: None
 ) -> Iterator[None]:
     """Hold the store's write lock; wait up to `timeout_s` for another process to finish, telling `on_wait` once."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    require_writable(state_dir)
     with open(state_dir / LOCK_NAME, "a+") as handle:
         deadline = time.monotonic() + timeout_s
         told = False

@@ -89,7 +89,11 @@ class LLMSettings(BaseModel):
     max_answer_tokens: int = Field(512, ge=16, description="Tokens reserved for the model's reply.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     keep_alive: str = Field("30m", description="How long Ollama keeps the model loaded after a call.")
-    timeout_s: float = Field(300.0, gt=0, description="Seconds to wait for one LLM call.")
+    timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds an LLM server may send nothing (before the reply or within it) before the call fails.",
+    )
     threads: int = Field(0, ge=0, description="CPU threads for the embedded model; 0 means all cores.")
 
     _split_endpoints = field_validator("endpoints", mode="before")(_parse_endpoints)
@@ -237,6 +241,7 @@ class Settings(BaseSettings):
     def collection_name(self) -> str:
         base = self.store.collection
         return base if self.workspace == "default" else f"{base}-{self.workspace}"
+
     clauses: ClauseSettings = Field(default_factory=ClauseSettings)
 
     def with_data_dir(self, data_dir: Path | None) -> Settings:

@@ -19,6 +19,7 @@ from typing import Any
 
 from rag.errors import DocumentNotFound, StoreUnavailable
 from rag.keyword import KeywordIndex
+from rag.locks import require_writable
 from rag.registry import Registry
 from rag.settings import Settings, StoreSettings
 from rag.types import Chunk, DocumentInfo, ParsedDocument
@@ -88,6 +89,8 @@ class Store:
     def __init__(self, settings: Settings, sweep: bool = True):
         """`sweep=False` opens the store as a crash left it (for `check` and tests)."""
         self.settings = settings
+        embedded = settings.store.mode == "embedded"
+        require_writable(settings.state_dir, *([settings.state_dir / "chroma"] if embedded else []))
         self.registry = Registry(settings.state_dir / "registry.sqlite3")
         self._client = chroma_client(settings.store, settings.state_dir)
         self._collection = self._client.get_or_create_collection(

@@ -14,19 +14,23 @@ real embedding model. It behaves like Ollama where Quire depends on it:
 - a prompt prefix still in the KV cache from the previous request is not evaluated again and
   not counted in `prompt_eval_count`, like Ollama's runner.
 
-Every request body is kept in `requests` so tests can check what the client sent.
+Every request body is kept in `requests` so tests can check what the client sent. Setting
+`fault` makes the generating endpoints fail the ways a real Ollama does (see `Fault`).
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import chain
 from typing import Any
 
 from rag.embed import Embedder
@@ -35,6 +39,24 @@ from rag.llm.llamacpp import LlamaCppBackend
 DEFAULT_NUM_CTX = 2048
 NUM_KEEP = 4  # tokens Ollama keeps from the start of a prompt it truncates
 EMBED_MODEL = "all-minilm:latest"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How `/api/chat` and `/api/generate` misbehave, each as seen from a real Ollama:
+
+    - `delay_s`: nothing is sent for this long (a server busy with other requests, or loading a
+      model that does not fit in memory), then the answer comes as usual;
+    - `status`: the request fails with this HTTP status and Ollama's `{"error": ...}` body (the
+      runner was killed, for instance by the kernel's OOM killer);
+    - `drop_after`: the connection is closed after this many streamed chunks, without the end of
+      the chunked body (Ollama stopped or crashed in the middle of an answer).
+    """
+
+    delay_s: float = 0.0
+    status: HTTPStatus | None = None
+    error: str = "llama runner process has terminated: signal: killed"
+    drop_after: int | None = None
 
 
 class ApiError(Exception):
@@ -135,6 +157,7 @@ class OllamaProtocolServer:
         self.embedder = embedder
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.old_ps = False
+        self.fault: Fault | None = None
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -214,7 +237,7 @@ class OllamaProtocolServer:
         texts = [texts] if isinstance(texts, str) else list(texts or [])
         return {"model": body["model"], "embeddings": self.embedder.embed(texts)}
 
-    def chat(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def chat(self, body: dict[str, Any]) -> Generator[dict[str, Any], None, None]:
         model = self._chat_model(body)
         messages = body.get("messages")
         if not isinstance(messages, list) or not all(isinstance(m, dict) and "role" in m for m in messages):
@@ -229,7 +252,7 @@ class OllamaProtocolServer:
                 yield {"model": body["model"], "created_at": _now(),
                        "message": {"role": "assistant", "content": ""}, **part}  # fmt: skip
 
-    def generate(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def generate(self, body: dict[str, Any]) -> Generator[dict[str, Any], None, None]:
         model = self._chat_model(body)
         if body.get("raw"):
             prompt = body.get("prompt") or ""
@@ -283,12 +306,29 @@ class OllamaProtocolServer:
                     if route is None:
                         raise ApiError(HTTPStatus.NOT_FOUND, "404 page not found")
                     handler, streams = route
-                    if streams:
-                        self._answer_stream(handler(body), body.get("stream", True))
-                    else:
+                    if not streams:
                         self._json(HTTPStatus.OK, handler(body))
+                    elif self._misbehave():
+                        self._answer_stream(handler(body), body.get("stream", True))
                 except ApiError as error:
                     self._json(error.status, {"error": str(error)})
+
+            def _misbehave(self) -> bool:
+                """Apply the server's fault; False when the client left while the server stalled."""
+                fault = server.fault
+                if fault is None:
+                    return True
+                time.sleep(fault.delay_s)
+                if self._client_gone():  # Ollama, too, drops a request whose client disconnected
+                    self.close_connection = True
+                    return False
+                if fault.status is not None:
+                    raise ApiError(fault.status, fault.error)
+                return True
+
+            def _client_gone(self) -> bool:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                return bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
 
             def _body(self) -> dict[str, Any]:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -303,7 +343,7 @@ class OllamaProtocolServer:
                     raise ApiError(HTTPStatus.BAD_REQUEST, "request body must be a JSON object")
                 return value
 
-            def _answer_stream(self, parts: Iterator[dict[str, Any]], stream: bool) -> None:
+            def _answer_stream(self, parts: Generator[dict[str, Any], None, None], stream: bool) -> None:
                 first = next(parts)  # errors (unknown model, bad messages) surface before any byte is sent
                 if not stream:
                     self._json(HTTPStatus.OK, _merge([first, *parts]))
@@ -312,9 +352,18 @@ class OllamaProtocolServer:
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                for part in (first, *parts):
-                    self._chunk(json.dumps(part).encode() + b"\n")
-                self._chunk(b"")
+                drop_after = server.fault.drop_after if server.fault else None
+                try:
+                    for sent, part in enumerate(chain([first], parts)):
+                        if sent == drop_after:
+                            self.close_connection = True  # no closing chunk: the body ends mid-stream
+                            return
+                        self._chunk(json.dumps(part).encode() + b"\n")
+                    self._chunk(b"")
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (its timeout)
+                    self.close_connection = True
+                finally:
+                    parts.close()  # ends the generation and frees the model for the next request
 
             def _chunk(self, data: bytes) -> None:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

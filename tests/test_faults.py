@@ -1,7 +1,9 @@
-"""Faults: two writers at once (a process-level lock) and hostile file names at the service level."""
+"""Faults: two writers at once (a process-level lock), hostile file names at the service level, a full
+disk and a read-only data folder."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -132,10 +134,14 @@ def test_hostile_names_are_stored_by_hash_and_shown_sanitised(tmp_path: Path, se
     assert not [p for p in settings.data_dir.rglob("*.txt")], "no file is written under its uploaded name"
 
 
+def _require_mount_namespace(why: str) -> None:
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip(f"mount namespaces unavailable (needs root or user namespaces); {why}")
+
+
 @pytest.mark.slow
 def test_disk_full_gives_a_clear_error_and_keeps_earlier_documents(tmp_path: Path) -> None:
-    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
-        pytest.skip("mount namespaces unavailable (needs root or user namespaces); cannot mount a small tmpfs")
+    _require_mount_namespace("cannot mount a small tmpfs")
     for name, copies in (("small", 1), ("big", 400)):
         (tmp_path / name).mkdir()
         (tmp_path / name / f"{name}.txt").write_text((CONTRACT_TEXT + "\n") * copies)
@@ -156,3 +162,45 @@ def test_disk_full_gives_a_clear_error_and_keeps_earlier_documents(tmp_path: Pat
     listings = [line for line in done.stdout.splitlines() if line.startswith("[")]
     assert len(listings) == 2 and "small.txt" in listings[0] and "big.txt" not in listings[0]
     assert "big.txt" in listings[1]
+
+
+@pytest.mark.slow
+def test_read_only_data_folder_gives_a_clear_error_and_leaves_the_store_intact(tmp_path: Path) -> None:
+    # tests run as root, which chmod does not stop: a read-only bind mount does, in a private mount namespace
+    _require_mount_namespace("cannot bind-mount the data folder read-only")
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text(CONTRACT_TEXT + f"\nSchedule: the {name} copy.\n")
+    data = tmp_path / "data"
+    assert run_cli("ingest", str(tmp_path / "first"), data_dir=data).returncode == 0
+    cli = f"{sys.executable} -m rag.cli --data-dir {data}"
+    read_only = "mount --bind {0} {0} && mount -o remount,bind,ro {0}"
+    script = (
+        f"{read_only.format(data / 'chroma')} && {{ {cli} ingest {tmp_path / 'second'}; echo chroma_rc=$?; }} && "
+        f"{read_only.format(data)} && {{ {cli} ingest {tmp_path / 'second'}; echo data_rc=$?; }} && "
+        f"{{ {cli} ask 'How long is the term?'; echo ask_rc=$?; }}"
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        cwd=REPO_ROOT,
+        env={**os.environ, "QUIRE_LLM__OLLAMA_HOST": "http://127.0.0.1:9"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "chroma_rc=1" in out and "data_rc=1" in out and "ask_rc=1" in out, out
+    said = " ".join(done.stderr.split())
+    assert said.count("cannot be written (Read-only file system)") == 3 and "Traceback" not in out, out
+    assert f"{data / 'chroma'} cannot be written" in said and "Remount it read-write" in said
+
+    # writable again: the store holds what it held, is consistent, and answers from it
+    listing = run_cli("docs", "--json", data_dir=data)
+    assert [d["name"] for d in json.loads(listing.stdout)] == ["first.txt"]
+    check = run_cli("doctor", "--check", data_dir=data)
+    assert check.returncode == 0, check.stdout + check.stderr
+    answer = run_cli("ask", "--json", "How long is the term?", data_dir=data)
+    assert answer.returncode == 0, answer.stderr
+    reply = json.loads(answer.stdout)
+    assert reply["answer"].strip() and reply["context_tokens"] > 0  # answered from the stored contract

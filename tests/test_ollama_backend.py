@@ -1,12 +1,16 @@
 """The Ollama backend through the official `ollama` client, against an Ollama-protocol server
 backed by the real embedded model (tests/ollama_server.py): streaming, JSON-schema output,
-num_ctx and keep_alive on every call, errors that say what to do, the `auto` choice, and the
-detection of Ollama's silent prompt truncation (without mistaking a KV-cache hit for one)."""
+num_ctx and keep_alive on every call, errors that say what to do (down, model missing, slow, failing,
+dying mid-answer; through the service and the CLI too), the `auto` choice, and the detection of
+Ollama's silent prompt truncation (without mistaking a KV-cache hit for one)."""
 
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
+from http import HTTPStatus
+from pathlib import Path
 
 import ollama
 import pytest
@@ -15,9 +19,11 @@ from rag.errors import BackendUnavailable, ContextOverflow, ModelNotFound
 from rag.llm.llamacpp import LlamaCppBackend
 from rag.llm.ollama import OllamaBackend
 from rag.llm.registry import choose_backend
-from rag.settings import LLMSettings
+from rag.service import Quire
+from rag.settings import LLMSettings, Settings
 from rag.tokens import CHATML_TEMPLATE
-from tests.ollama_server import EMBED_MODEL, OllamaProtocolServer, ServedModel
+from tests.conftest import CONTRACT_TEXT, run_cli
+from tests.ollama_server import EMBED_MODEL, Fault, OllamaProtocolServer, ServedModel
 
 pytestmark = pytest.mark.slow
 
@@ -46,10 +52,15 @@ def server(ollama_server: OllamaProtocolServer) -> Iterator[OllamaProtocolServer
     yield ollama_server
     ollama_server.model.forced_limit = None
     ollama_server.old_ps = False
+    ollama_server.fault = None
 
 
 def backend_for(
-    server: OllamaProtocolServer, served_llm: LlamaCppBackend, model: str = SERVED, num_ctx: int = 1024
+    server: OllamaProtocolServer,
+    served_llm: LlamaCppBackend,
+    model: str = SERVED,
+    num_ctx: int = 1024,
+    timeout_s: float = 300.0,
 ):
     """An Ollama backend that counts with the served model's tokenizer, as Quire does with Llama-3's."""
     return OllamaBackend(
@@ -57,6 +68,7 @@ def backend_for(
         model=model,
         num_ctx=num_ctx,
         keep_alive="7m",
+        timeout_s=timeout_s,
         token_counter=served_llm.count_tokens,
         template=CHATML_TEMPLATE,
     )
@@ -109,18 +121,14 @@ def test_stream_sends_num_ctx_and_keep_alive_and_reconciles_tokens(
     assert abs(stream.usage.evaluated_tokens - backend.count_messages(messages)) <= len(messages)
 
 
-def test_structured_output_follows_the_schema(
-    server: OllamaProtocolServer, served_llm: LlamaCppBackend
-) -> None:
+def test_structured_output_follows_the_schema(server: OllamaProtocolServer, served_llm: LlamaCppBackend) -> None:
     schema = {
         "type": "object",
         "properties": {"party": {"type": "string"}, "years": {"type": "integer"}},
         "required": ["party", "years"],
     }
     backend = backend_for(server, served_llm)
-    value = backend.structured(
-        chat("Acme signs for 3 years. Give party and years as JSON."), schema, max_tokens=40
-    )
+    value = backend.structured(chat("Acme signs for 3 years. Give party and years as JSON."), schema, max_tokens=40)
     assert set(value) == {"party", "years"} and isinstance(value["years"], int)
     body = server.bodies("/api/chat")[-1]
     assert body["format"] == schema and body["options"]["num_ctx"] == 1024 and body["keep_alive"] == "7m"
@@ -148,9 +156,7 @@ def test_unknown_model_says_pull(server: OllamaProtocolServer, served_llm: Llama
 def test_auto_picks_ollama_only_when_it_has_the_model(server: OllamaProtocolServer) -> None:
     served = choose_backend(LLMSettings(backend="auto", ollama_host=server.host, model=SERVED, num_ctx=1024))
     assert served.backend.name == "ollama" and SERVED in served.reason
-    missing = choose_backend(
-        LLMSettings(backend="auto", ollama_host=server.host, model="llama3.1:8b", num_ctx=1024)
-    )
+    missing = choose_backend(LLMSettings(backend="auto", ollama_host=server.host, model="llama3.1:8b", num_ctx=1024))
     assert missing.backend.name == "llamacpp" and "ollama pull llama3.1:8b" in missing.reason
 
 
@@ -178,9 +184,7 @@ def test_silent_truncation_is_reproduced_and_detected(
         list(backend_for(server, served_llm).stream_chat(messages, max_tokens=4))
 
 
-def test_kv_cache_hit_is_not_taken_for_truncation(
-    server: OllamaProtocolServer, served_llm: LlamaCppBackend
-) -> None:
+def test_kv_cache_hit_is_not_taken_for_truncation(server: OllamaProtocolServer, served_llm: LlamaCppBackend) -> None:
     document = long_document(5)
     first = backend_for(server, served_llm)
     list(first.stream_chat(chat("How long are records kept?", document), max_tokens=4))
@@ -214,3 +218,93 @@ def test_prompt_beyond_num_ctx_is_refused_before_sending(
     with pytest.raises(ContextOverflow, match="raise QUIRE_LLM__NUM_CTX"):
         list(backend.stream_chat(chat("?", long_document(14)), max_tokens=64))
     assert len(server.requests) == calls
+
+
+def test_connection_cut_mid_answer_says_the_answer_is_incomplete(
+    server: OllamaProtocolServer, served_llm: LlamaCppBackend
+) -> None:
+    backend = backend_for(server, served_llm)
+    server.fault = Fault(drop_after=3)
+    pieces: list[str] = []
+    with pytest.raises(BackendUnavailable, match=r"closed the connection before finishing.*incomplete.*ollama serve"):
+        for piece in backend.stream_chat(chat("Count from one to twenty."), max_tokens=48):
+            pieces.append(piece)
+    assert 1 <= len(pieces) <= 3  # the pieces sent before the cut arrived, and nothing after it
+    server.fault = None
+    assert "".join(backend.stream_chat(chat("Count from one to five."), max_tokens=12)).strip()
+
+
+def test_slow_server_times_out_with_the_setting_to_raise(
+    server: OllamaProtocolServer, served_llm: LlamaCppBackend
+) -> None:
+    backend = backend_for(server, served_llm, timeout_s=0.5)
+    server.fault = Fault(delay_s=5)
+    for call in (
+        lambda: list(backend.stream_chat(chat("hi"), max_tokens=4)),
+        lambda: backend.structured(chat("hi"), {"type": "object"}, max_tokens=4),
+    ):
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailable, match=r"sent nothing for 0.5 s.*raise QUIRE_LLM__TIMEOUT_S"):
+            call()
+        assert time.monotonic() - started < 3  # the timeout, not the server's stall, decides
+
+
+def test_server_error_says_to_look_at_ollamas_log(server: OllamaProtocolServer, served_llm: LlamaCppBackend) -> None:
+    backend = backend_for(server, served_llm)
+    server.fault = Fault(status=HTTPStatus.INTERNAL_SERVER_ERROR)
+    expected = r"failed \(500\): llama runner process has terminated: signal: killed\. Look at Ollama's log"
+    with pytest.raises(BackendUnavailable, match=expected):
+        list(backend.stream_chat(chat("hi"), max_tokens=4))
+    with pytest.raises(BackendUnavailable, match=expected):
+        backend.structured(chat("hi"), {"type": "object"}, max_tokens=4)
+
+
+@pytest.fixture(scope="module")
+def contract_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding one ingested contract, for asking through Ollama."""
+    root = tmp_path_factory.mktemp("ollama-ask")
+    (root / "contract.txt").write_text(CONTRACT_TEXT)
+    data = root / "data"
+    report = Quire(Settings(data_dir=data)).ingest([root / "contract.txt"])
+    assert [d.status for d in report.documents] == ["ingested"]
+    return data
+
+
+OLLAMA_ASK = {"backend": "ollama", "model": SERVED, "num_ctx": 2048, "max_answer_tokens": 48, "timeout_s": 5}
+
+
+@pytest.mark.parametrize(
+    "fault, says",
+    [
+        (Fault(drop_after=2), "closed the connection before finishing"),
+        (Fault(delay_s=12), "sent nothing for 5 s"),
+        (Fault(status=HTTPStatus.INTERNAL_SERVER_ERROR), r"failed \(500\)"),
+    ],
+    ids=["cut-mid-answer", "slow", "http-500"],
+)
+def test_ask_reports_the_fault_and_answers_once_ollama_recovers(
+    server: OllamaProtocolServer, contract_store: Path, fault: Fault, says: str
+) -> None:
+    quire = Quire(Settings(data_dir=contract_store, llm={**OLLAMA_ASK, "ollama_host": server.host}))
+    server.fault = fault
+    with pytest.raises(BackendUnavailable, match=says):
+        quire.ask("How long is the initial term?")
+    server.fault = None  # the same service, still running, answers once Ollama does
+    answer = quire.ask("How long is the initial term?")
+    assert answer.answer and answer.backend == "ollama" and answer.passages
+
+
+def test_cli_ask_cut_mid_answer_prints_a_clear_error(server: OllamaProtocolServer, contract_store: Path) -> None:
+    server.fault = Fault(drop_after=3)
+    env = {f"QUIRE_LLM__{key.upper()}": str(value) for key, value in OLLAMA_ASK.items()}
+    done = run_cli(
+        "ask",
+        "How long is the initial term?",
+        data_dir=contract_store,
+        env={**env, "QUIRE_LLM__OLLAMA_HOST": server.host},
+    )
+    said = " ".join(done.stderr.split())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "error: Ollama at" in said and "closed the connection before finishing" in said, said
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stdout.strip()  # the part of the answer that arrived before the cut was shown

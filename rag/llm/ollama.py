@@ -83,6 +83,7 @@ class OllamaBackend(LLMBackend):
         self._count = token_counter
         self._template = template
         self._recent = RecentPrompts()
+        self.timeout_s = timeout_s
         self._client = ollama.Client(host=self.host, timeout=timeout_s)
 
     # --- errors -----------------------------------------------------------------------------
@@ -93,12 +94,30 @@ class OllamaBackend(LLMBackend):
         )
 
     def _translate(self, error: Exception) -> Exception:
+        """Quire's error for what went wrong, each with what to do: a missing model, a failing
+        runner, a slow server and a connection cut in the middle of an answer all need a
+        different remedy, so none of them is reported as "not answering"."""
         if isinstance(error, ollama.ResponseError):
             if error.status_code == 404 or "not found" in str(error.error).lower():
                 return ModelNotFound(
                     f"model {self.model} is missing from Ollama at {self.host}: run: ollama pull {self.model}"
                 )
-            return BackendUnavailable(f"Ollama at {self.host} answered with an error: {error.error}")
+            status = f" ({error.status_code})" if error.status_code > 0 else ""
+            return BackendUnavailable(
+                f"Ollama at {self.host} failed{status}: {error.error}. Look at Ollama's log (`journalctl -u "
+                "ollama`, or the terminal running `ollama serve`), restart it if the model runner crashed "
+                "(often out of memory: a smaller QUIRE_LLM__NUM_CTX helps), then try again"
+            )
+        if isinstance(error, httpx.TimeoutException):
+            return BackendUnavailable(
+                f"Ollama at {self.host} sent nothing for {self.timeout_s:g} s: it is overloaded or still loading "
+                f"{self.model}; try again later, or raise QUIRE_LLM__TIMEOUT_S ({type(error).__name__})"
+            )
+        if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
+            return BackendUnavailable(
+                f"Ollama at {self.host} closed the connection before finishing ({error}): any answer so far is "
+                "incomplete. It was probably stopped or crashed: check that it runs (`ollama serve`) and ask again"
+            )
         if isinstance(error, ConnectionError | httpx.HTTPError | OSError):
             return self._unavailable(error)
         return error
@@ -207,9 +226,7 @@ class OllamaBackend(LLMBackend):
 
         return ChatStream(pieces(), lambda: usage.get("u"))
 
-    def structured(
-        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int
-    ) -> dict[str, Any]:
+    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
         sent = self._check_fits(messages, max_tokens)
         reply = self._chat(messages, max_tokens, stream=False, fmt=schema)
         self.check_not_truncated(messages, sent, reply.prompt_eval_count)
