@@ -120,9 +120,7 @@ def run(folder: Path, limit: int, workers: int) -> dict[str, Any]:
                          workers=workers)  # fmt: skip
         outcome = run_batch(service, plan, threading.Event())
         journal = Journal(tmp / "out", readonly=True)
-        step_s = {
-            name: sum(r.seconds or 0 for r in journal.steps() if r.step == name) for name in plan.step_names
-        }
+        step_s = {name: sum(r.seconds or 0 for r in journal.steps() if r.step == name) for name in plan.step_names}
         journal.close()
     ingested = sum(1 for d in baseline.documents if d.status != "failed")
     result = {
@@ -135,13 +133,9 @@ def run(folder: Path, limit: int, workers: int) -> dict[str, Any]:
         "batch_s": round(outcome.seconds, 2),
         "batch_vs_plain_ingest": round(outcome.seconds / baseline_s, 3) if not llm_steps else None,
         "step_s": {k: round(v, 2) for k, v in step_s.items()},
-        "outside_steps_share": round(
-            (outcome.seconds - sum(step_s.values())) / max(sum(step_s.values()), 1e-9), 4
-        ),
+        "outside_steps_share": round((outcome.seconds - sum(step_s.values())) / max(sum(step_s.values()), 1e-9), 4),
         "llm_s": round(clock.seconds, 2),
-        "overhead_vs_llm": round((outcome.seconds - clock.seconds) / clock.seconds, 3)
-        if clock.seconds
-        else None,
+        "overhead_vs_llm": round((outcome.seconds - clock.seconds) / clock.seconds, 3) if clock.seconds else None,
         "documents_per_hour": round(outcome.processed / outcome.seconds * 3600, 1),
         "failed": outcome.failed,
     }
@@ -189,9 +183,7 @@ def write_results(result: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)
-    parser.add_argument(
-        "--limit", type=int, default=6, help="how many files of the folder (sorted) to process"
-    )
+    parser.add_argument("--limit", type=int, default=6, help="how many files of the folder (sorted) to process")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     if not args.folder.is_dir():

@@ -103,9 +103,7 @@ def run_baseline(files: list[Path], workdir: Path) -> dict:
 
     LlamaSettings.llm = None
     embed_model = HuggingFaceEmbedding(model_name=str(packaged_model_path()), device="cpu")
-    client = chromadb.PersistentClient(
-        str(workdir / "baseline"), settings=ChromaSettings(anonymized_telemetry=False)
-    )
+    client = chromadb.PersistentClient(str(workdir / "baseline"), settings=ChromaSettings(anonymized_telemetry=False))
     collection = client.get_or_create_collection("baseline")
     splitter = SentenceSplitter(chunk_size=1024, chunk_overlap=200)
     began = time.perf_counter()

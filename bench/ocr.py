@@ -109,9 +109,7 @@ def main() -> None:
     print(f"{'engine':<24} {'pages':>5} {'seconds':>8} {'pages/s':>8} {'char acc':>9}")
     for name, row in rows.items():
         row["pages_per_s"] = row["pages"] / row["seconds"]
-        print(
-            f"{name:<24} {row['pages']:>5} {row['seconds']:>8.1f} {row['pages_per_s']:>8.3f} {row['accuracy']:>9.2%}"
-        )
+        print(f"{name:<24} {row['pages']:>5} {row['seconds']:>8.1f} {row['pages_per_s']:>8.3f} {row['accuracy']:>9.2%}")
     if rapid is not None:
         ratio = rows["tesseract (sample)"]["pages_per_s"] / rows["rapidocr (sample)"]["pages_per_s"]
         print(f"Tesseract is {ratio:.1f}x faster than RapidOCR on the same pages")

@@ -146,20 +146,14 @@ def main() -> None:
             "mean_similarity": round(sum(r[name]["similarity"] for r in rows) / len(rows), 4),
             "min_similarity": round(min(r[name]["similarity"] for r in rows), 4),
             "better_on": sum(
-                1
-                for r in rows
-                if r[name]["similarity"] > max(r[o]["similarity"] for o in PARSERS if o != name) + 1e-9
+                1 for r in rows if r[name]["similarity"] > max(r[o]["similarity"] for o in PARSERS if o != name) + 1e-9
             ),
         }
-    summary["speed_ratio_pdfium_over_pypdf"] = round(
-        summary["pypdf"]["seconds"] / summary["pypdfium2"]["seconds"], 2
-    )
+    summary["speed_ratio_pdfium_over_pypdf"] = round(summary["pypdf"]["seconds"] / summary["pypdfium2"]["seconds"], 2)
     hostile = measure_hostile(sorted((args.data / "bad_pdfs").glob("*.pdf")))
     summary["hostile_with_text"] = {name: sum(1 for r in hostile if r[name] is True) for name in PARSERS}
     summary["hostile_timeouts"] = {name: sum(1 for r in hostile if r[name] == "timeout") for name in PARSERS}
-    summary["hostile_only_pypdf"] = [
-        r["name"] for r in hostile if r["pypdf"] is True and r["pypdfium2"] is not True
-    ]
+    summary["hostile_only_pypdf"] = [r["name"] for r in hostile if r["pypdf"] is True and r["pypdfium2"] is not True]
     isolation = measure_isolation(contracts)
     isolation["overhead_per_file_s"] = round(
         (isolation["isolated_s"] - isolation["in_process_s"]) / isolation["files"], 3

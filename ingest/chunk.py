@@ -25,8 +25,7 @@ ROMAN = re.compile(r"^(?=[ivxlc]+$)c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$", re.
 _LEAD = r"(?:^|(?<=[.;:]\s)|(?<=[.;:]\s\s))[ \t]*"
 _TITLE = r"[ \t]*[.:\-\u2013\u2014]?[ \t]*(?P<title>[^\n]{0,80})"
 TOP_HEADING = re.compile(
-    _LEAD
-    + r"(?P<label>(?:SCHEDULE|Schedule|EXHIBIT|Exhibit|APPENDIX|Appendix|ANNEX|Annex|ATTACHMENT|Attachment)"
+    _LEAD + r"(?P<label>(?:SCHEDULE|Schedule|EXHIBIT|Exhibit|APPENDIX|Appendix|ANNEX|Annex|ATTACHMENT|Attachment)"
     r"(?:[ \t]+[A-Z0-9][A-Z0-9.\-]*)?)(?=[\s.:]|$)" + _TITLE,
     re.MULTILINE,
 )
@@ -35,14 +34,11 @@ ARTICLE_HEADING = re.compile(
     re.MULTILINE,
 )
 SECTION_HEADING = re.compile(
-    _LEAD
-    + r"(?P<label>(?:SECTION|Section|§)[ \t]*(?P<num>\d+(?:\.\d+)*)[a-z]?\.?(?:\([a-zA-Z0-9]+\))*)"
-    + _TITLE,
+    _LEAD + r"(?P<label>(?:SECTION|Section|§)[ \t]*(?P<num>\d+(?:\.\d+)*)[a-z]?\.?(?:\([a-zA-Z0-9]+\))*)" + _TITLE,
     re.MULTILINE,
 )
 NUMBERED_HEADING = re.compile(
-    _LEAD
-    + r"(?P<label>(?P<num>\d{1,3}(?:\.\d{1,3})*)(?:\.(?=\s)|(?=\s)|(?=\()))"
+    _LEAD + r"(?P<label>(?P<num>\d{1,3}(?:\.\d{1,3})*)(?:\.(?=\s)|(?=\s)|(?=\()))"
     r"(?P<subs>(?:\([a-zA-Z0-9]{1,5}\))*)"
     r"[ \t]+(?=[A-Z(\"“])" + _TITLE,
     re.MULTILINE,

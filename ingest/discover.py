@@ -17,9 +17,7 @@ from ingest.names import display_name
 
 SUPPORTED_SUFFIXES = {".pdf", ".txt", ".md", ".markdown", ".text", ".docx", ".html", ".htm", ".eml"}
 PDF_OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
-MAIL_HEADER = re.compile(
-    rb"^(From|To|Subject|Date|Message-ID|MIME-Version|Received|Return-Path|Cc):", re.I | re.M
-)
+MAIL_HEADER = re.compile(rb"^(From|To|Subject|Date|Message-ID|MIME-Version|Received|Return-Path|Cc):", re.I | re.M)
 HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
 
 

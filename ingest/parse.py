@@ -58,9 +58,7 @@ def split_text_pages(text: str) -> tuple[PageSpan, ...]:
     start = 0
     for number, piece in enumerate(text.split("\f"), start=1):
         end = start + len(piece)
-        spans.append(
-            PageSpan(number=number, start=start, end=end, quality="text" if piece.strip() else "empty")
-        )
+        spans.append(PageSpan(number=number, start=start, end=end, quality="text" if piece.strip() else "empty"))
         start = end + 1
     return tuple(spans)
 
@@ -92,9 +90,7 @@ def _pdf_with_ocr(data: bytes, limits: dict[str, Any], password: str | None) -> 
     return items
 
 
-def extract(
-    path: Path, kind: str, limits: dict[str, Any], password: str | None
-) -> tuple[str, tuple[PageSpan, ...]]:
+def extract(path: Path, kind: str, limits: dict[str, Any], password: str | None) -> tuple[str, tuple[PageSpan, ...]]:
     """Text and page map of one file of a known kind (runs in the child for isolated kinds)."""
     data = path.read_bytes()
     if kind == "pdf":

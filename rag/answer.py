@@ -33,7 +33,16 @@ def whole_document_passages(registry: Registry, doc_ids: Sequence[str]) -> list[
         for page in registry.pages(doc_id):
             if page.end > page.start:
                 passages.append(
-                    Passage(doc_id, info.name, page.number, page.number, page.start, page.end, text[page.start : page.end], 1.0)
+                    Passage(
+                        doc_id,
+                        info.name,
+                        page.number,
+                        page.number,
+                        page.start,
+                        page.end,
+                        text[page.start : page.end],
+                        1.0,
+                    )
                 )
     return passages
 
@@ -59,7 +68,16 @@ def stream_answer(request: AnswerRequest, backend: LLMBackend, retriever: Retrie
     """Yield the reply as it is generated, then the finished `Answer` with verified citations."""
     plan = plan_for(request, backend, retriever)
     if not plan.passages:
-        yield Answer("No documents to answer from: ingest some first.", (), plan.mode, 0, backend.num_ctx, backend.name, backend.model, plan.in_view)
+        yield Answer(
+            "No documents to answer from: ingest some first.",
+            (),
+            plan.mode,
+            0,
+            backend.num_ctx,
+            backend.name,
+            backend.model,
+            plan.in_view,
+        )
         return
     stream = backend.stream_chat(answer_messages(request.question, plan.passages), max_tokens=request.max_answer_tokens)
     pieces: list[str] = []

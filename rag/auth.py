@@ -56,7 +56,9 @@ class LoginResult:
 class LoginGuard:
     """Checks passwords and locks out after MAX_FAILURES failures within the lockout window."""
 
-    def __init__(self, state_file: Path, expected: str, max_failures: int = MAX_FAILURES, lockout_s: float = LOCKOUT_SECONDS):
+    def __init__(
+        self, state_file: Path, expected: str, max_failures: int = MAX_FAILURES, lockout_s: float = LOCKOUT_SECONDS
+    ):
         self.state_file = state_file
         self.expected = expected
         self.max_failures = max_failures

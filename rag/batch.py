@@ -94,9 +94,7 @@ def summarize_step(service: Any, doc_ref: str) -> StepResult:
 def review_step(service: Any, doc_ref: str) -> StepResult:
     report = service.review_clauses(doc_ref)
     payload = json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
-    return StepResult(
-        {".clauses.json": payload.encode("utf-8"), ".clauses.csv": rows_to_csv(report.csv_rows())}
-    )
+    return StepResult({".clauses.json": payload.encode("utf-8"), ".clauses.csv": rows_to_csv(report.csv_rows())})
 
 
 STEPS: dict[str, Step] = {
@@ -195,9 +193,7 @@ def check_available(service: Any, steps: tuple[Step, ...]) -> None:
     missing = [s for s in steps if not s.available(service)]
     if missing:
         names = ", ".join(f"{s.name} (needs {type(service).__name__}.{s.needs})" for s in missing)
-        raise QuireError(
-            f"this build of Quire cannot run the batch step(s) {names}: update Quire or drop the flag"
-        )
+        raise QuireError(f"this build of Quire cannot run the batch step(s) {names}: update Quire or drop the flag")
 
 
 @dataclass
@@ -239,8 +235,7 @@ def batch_lock(out_dir: Path) -> Iterator[None]:
     except BlockingIOError as error:
         handle.close()
         raise BatchBusy(
-            f"another batch is writing to {out_dir}: wait for it, "
-            f"or watch it with `quire batch status {out_dir}`"
+            f"another batch is writing to {out_dir}: wait for it, or watch it with `quire batch status {out_dir}`"
         ) from error
     try:
         handle.seek(0)
@@ -287,9 +282,7 @@ def recover(journal: Journal, out_dir: Path) -> None:
     referenced: set[str] = set()
     for row in journal.steps():
         if row.status == "done" and not _outputs_in_place(journal, row, out_dir):
-            log.warning(
-                "outputs of %s for %s are missing or altered: the step will be redone", row.step, row.path
-            )
+            log.warning("outputs of %s for %s are missing or altered: the step will be redone", row.step, row.path)
             journal.reset_step(row.path, row.step)
         referenced.update(m["staged"] for m in row.outputs.values() if "staged" in m)
     for leftover in staging.iterdir():
@@ -359,9 +352,7 @@ class BatchRunner:
         self._ingest_lock = threading.Lock()  # one writer to the store at a time
 
     def pending_steps(self, item: WorkItem) -> list[Step]:
-        done = {
-            r.step for r in self.journal.steps(item.path) if r.status == "done" and r.sha256 == item.sha256
-        }
+        done = {r.step for r in self.journal.steps(item.path) if r.status == "done" and r.sha256 == item.sha256}
         return [s for s in self.plan.steps if s.name not in done]
 
     def process(self, item: WorkItem, progress: BatchProgress) -> str:
@@ -386,16 +377,12 @@ class BatchRunner:
         try:
             result = self._with_retry(item, step, ref)
             if result.doc_id and result.doc_id != item.sha256:
-                raise StepFailed(
-                    "the file changed while it was being read: the next run picks up the new content"
-                )
+                raise StepFailed("the file changed while it was being read: the next run picks up the new content")
         except _Abandoned:
             log.info("%s %s abandoned by the stop; the next run redoes it", step.name, item.path)
             return None
         except Exception as error:  # noqa: BLE001 - one file's failure must not stop the batch
-            log.error(
-                "%s %s failed: %s", step.name, item.path, error, exc_info=not isinstance(error, QuireError)
-            )
+            log.error("%s %s failed: %s", step.name, item.path, error, exc_info=not isinstance(error, QuireError))
             self.journal.fail_step(
                 self.run_id,
                 item.path,
@@ -529,9 +516,7 @@ def _run_workers(runner: BatchRunner, todo: list[WorkItem], progress: BatchProgr
     """Process files on N threads; on stop, start nothing new and wait up to the grace for the rest."""
     outcomes: list[str] = []
     pool = ThreadPoolExecutor(max_workers=max(1, runner.plan.workers), thread_name_prefix="batch")
-    futures: dict[Future[str], WorkItem] = {
-        pool.submit(runner.process, item, progress): item for item in todo
-    }
+    futures: dict[Future[str], WorkItem] = {pool.submit(runner.process, item, progress): item for item in todo}
     pending = set(futures)
     deadline: float | None = None
     while pending:
@@ -542,9 +527,7 @@ def _run_workers(runner: BatchRunner, todo: list[WorkItem], progress: BatchProgr
             progress.on_file_done(futures[future].path, outcome)
         if runner.stop.is_set():
             if deadline is None:
-                log.info(
-                    "stop requested: finishing the steps in flight (up to %.0fs)", runner.plan.stop_grace_s
-                )
+                log.info("stop requested: finishing the steps in flight (up to %.0fs)", runner.plan.stop_grace_s)
                 for future in pending:
                     future.cancel()
                 deadline = time.monotonic() + runner.plan.stop_grace_s
@@ -584,12 +567,8 @@ def batch_status(out_dir: Path) -> dict[str, Any]:
             "complete": sum(1 for s in statuses if s.complete),
             "counts": counts,
             "in_progress": unfinished if running else [],
-            "interrupted": []
-            if running
-            else unfinished,  # left by a crash or a stop; the next run redoes them
-            "failures": [
-                {"path": s.path, "step": s.failed_step, "error": s.error} for s in statuses if s.failed_step
-            ],
+            "interrupted": [] if running else unfinished,  # left by a crash or a stop; the next run redoes them
+            "failures": [{"path": s.path, "step": s.failed_step, "error": s.error} for s in statuses if s.failed_step],
         }
     finally:
         journal.close()

@@ -74,9 +74,7 @@ def _install_stop_handlers(stop: threading.Event) -> dict[str, int]:
         if stop.is_set():
             os._exit(128 + signum)  # second signal: the journal is valid at every instant
         received["signal"] = signum
-        err.print(
-            "[yellow]stopping: finishing the steps in flight; run the same command again to continue[/yellow]"
-        )
+        err.print("[yellow]stopping: finishing the steps in flight; run the same command again to continue[/yellow]")
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)
@@ -87,19 +85,11 @@ def _install_stop_handlers(stop: threading.Event) -> dict[str, int]:
 @batch_app.command("run")
 def run(
     ctx: typer.Context,
-    folder: Annotated[
-        Path, typer.Argument(help="Folder of documents (recursive).", exists=True, file_okay=False)
-    ],
+    folder: Annotated[Path, typer.Argument(help="Folder of documents (recursive).", exists=True, file_okay=False)],
     out: Annotated[Path, typer.Option("--out", help="Output folder: journal, log, outputs, report.")],
-    summaries: Annotated[
-        bool, typer.Option("--summaries", help="Write NAME.summary.md per document.")
-    ] = False,
-    clauses: Annotated[
-        bool, typer.Option("--clauses", help="Write NAME.clauses.json/.csv and the portfolio.")
-    ] = False,
-    workers: Annotated[
-        int | None, typer.Option(help="Files at once (default QUIRE_BATCH__WORKERS).", min=1)
-    ] = None,
+    summaries: Annotated[bool, typer.Option("--summaries", help="Write NAME.summary.md per document.")] = False,
+    clauses: Annotated[bool, typer.Option("--clauses", help="Write NAME.clauses.json/.csv and the portfolio.")] = False,
+    workers: Annotated[int | None, typer.Option(help="Files at once (default QUIRE_BATCH__WORKERS).", min=1)] = None,
 ) -> None:
     """Ingest (and summarise/review) every supported file; re-run the same command to resume."""
     settings = _settings(ctx)

@@ -112,19 +112,14 @@ def render_html(s: dict[str, Any]) -> str:
         "<h1>Batch report</h1>",
         f"<p>Folder <code>{e(s['folder'])}</code> · steps {e(' + '.join(s['steps']))} · run "
         f"{e(str(s['run'].get('run_id', '?')))} {e(outcome)} · written {e(s['written_at'])}</p>",
-        f"<p><strong>{s['complete']} of {len(s['files'])} files complete</strong>, "
-        f"{len(s['failures'])} failed.</p>",
+        f"<p><strong>{s['complete']} of {len(s['files'])} files complete</strong>, {len(s['failures'])} failed.</p>",
         f"<table><tr><th>state</th><th>files</th></tr>{rows}</table>",
     ]
     if failures:
-        parts.append(
-            f"<h2>Failures</h2><table><tr><th>file</th><th>step</th><th>reason</th></tr>{failures}</table>"
-        )
+        parts.append(f"<h2>Failures</h2><table><tr><th>file</th><th>step</th><th>reason</th></tr>{failures}</table>")
     if s["portfolio"]:
         parts.append(f"<h2>Portfolio</h2><p>{links(s['portfolio'])}</p>")
-    parts.append(
-        f"<h2>Documents</h2><table><tr><th>file</th><th>state</th><th>outputs</th></tr>{documents}</table>"
-    )
+    parts.append(f"<h2>Documents</h2><table><tr><th>file</th><th>state</th><th>outputs</th></tr>{documents}</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

@@ -86,9 +86,7 @@ def plan_context(
     return ContextPlan("retrieved", tuple(kept), tokens, backend.num_ctx)
 
 
-def kv_cache_gib(
-    num_ctx: int, layers: int = 32, kv_heads: int = 8, head_dim: int = 128, bytes_per: float = 2
-) -> float:
+def kv_cache_gib(num_ctx: int, layers: int = 32, kv_heads: int = 8, head_dim: int = 128, bytes_per: float = 2) -> float:
     """KV-cache memory of a window (defaults: llama3.1:8b in f16, 128 KiB a token); q8_0 is bytes_per=1.
 
     Shown next to `num_ctx` so a person choosing 128K sees what it costs before Ollama runs out of memory.

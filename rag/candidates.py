@@ -86,9 +86,7 @@ def _front_units(units: Sequence[Span], front_chars: int) -> list[int]:
     return [i for i, (start, _) in enumerate(units) if start < front_chars]
 
 
-def _take_turns(
-    rankings: Sequence[list[int]], cost: Callable[[int], int], budget: int, first: list[int]
-) -> set[int]:
+def _take_turns(rankings: Sequence[list[int]], cost: Callable[[int], int], budget: int, first: list[int]) -> set[int]:
     """Categories choose units in turn (their next best that still fits) until nothing fits."""
     chosen: set[int] = set()
     spent = 0
@@ -139,9 +137,7 @@ def select_candidates(
     """The excerpts one call group sends to the model, at most `budget_tokens` of text."""
     whole_tokens = count_tokens(text) + EXCERPT_OVERHEAD_TOKENS
     if whole_tokens <= budget_tokens:
-        excerpt = Excerpt(
-            0, len(text), page_at(tuple(pages), 0), page_at(tuple(pages), max(len(text) - 1, 0)), text
-        )
+        excerpt = Excerpt(0, len(text), page_at(tuple(pages), 0), page_at(tuple(pages), max(len(text) - 1, 0)), text)
         return CandidateSet(group.id, (excerpt,), whole_tokens, True)
     units = units_of(text)
     costs: dict[int, int] = {}
@@ -154,8 +150,7 @@ def select_candidates(
 
     retrieved = retrieved or {}
     rankings = [
-        fuse([_cue_ranking(c, text, units), _span_ranking(retrieved.get(c.name, ()), units)])
-        for c in group.categories
+        fuse([_cue_ranking(c, text, units), _span_ranking(retrieved.get(c.name, ()), units)]) for c in group.categories
     ]
     chosen = _take_turns(rankings, cost, budget_tokens, _front_units(units, group.front_chars))
     excerpts = _merge(text, pages, units, chosen)

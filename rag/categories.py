@@ -80,9 +80,7 @@ def _category(raw: dict[str, Any], source: str) -> Category:
     try:
         value = raw.get("value", "yes_no")
         if value not in VALUE_KINDS:
-            raise CategoryError(
-                f"{source}: category {raw.get('name')!r} has value {value!r}; use one of {VALUE_KINDS}"
-            )
+            raise CategoryError(f"{source}: category {raw.get('name')!r} has value {value!r}; use one of {VALUE_KINDS}")
         return Category(
             name=str(raw["name"]),
             group=str(raw["group"]),
@@ -96,9 +94,7 @@ def _category(raw: dict[str, Any], source: str) -> Category:
     except KeyError as error:
         raise CategoryError(f"{source}: a category lacks the field {error.args[0]!r}") from error
     except re.error as error:
-        raise CategoryError(
-            f"{source}: category {raw.get('name')!r} has a bad cue pattern: {error}"
-        ) from error
+        raise CategoryError(f"{source}: category {raw.get('name')!r} has a bad cue pattern: {error}") from error
 
 
 def _read_toml(text: str, source: str) -> dict[str, Any]:
@@ -137,8 +133,6 @@ def load_catalogue(extra: Path | None = None) -> Catalogue:
     documents = [(_read_toml(builtin, "built-in categories"), "built-in categories")]
     if extra is not None:
         if not extra.is_file():
-            raise CategoryError(
-                f"the categories file {extra} does not exist: fix QUIRE_CLAUSES__EXTRA_CATEGORIES"
-            )
+            raise CategoryError(f"the categories file {extra} does not exist: fix QUIRE_CLAUSES__EXTRA_CATEGORIES")
         documents.append((_read_toml(extra.read_text(encoding="utf-8"), str(extra)), str(extra)))
     return build_catalogue(documents)

@@ -59,19 +59,11 @@ def excerpts_block(excerpts: Sequence[Excerpt]) -> str:
 
 
 def categories_block(categories: Sequence[Category]) -> str:
-    return "\n".join(
-        f"- {c.name}: {c.description} (value: {c.answer_format or 'Yes/No'})" for c in categories
-    )
+    return "\n".join(f"- {c.name}: {c.description} (value: {c.answer_format or 'Yes/No'})" for c in categories)
 
 
-def clause_messages(
-    categories: Sequence[Category], excerpts: Sequence[Excerpt], whole_document: bool
-) -> list[Message]:
-    scope = (
-        "the whole contract"
-        if whole_document
-        else "the excerpts of the contract most likely to hold these clauses"
-    )
+def clause_messages(categories: Sequence[Category], excerpts: Sequence[Excerpt], whole_document: bool) -> list[Message]:
+    scope = "the whole contract" if whole_document else "the excerpts of the contract most likely to hold these clauses"
     user = (
         f"{excerpts_block(excerpts)}\n\nAbove is {scope}. For each category below, say whether the "
         "contract has such a clause (present), copy up to 3 passages that show it word for word (quotes), "

@@ -76,8 +76,7 @@ def values_disagree(category: Category, model_value: str, rules: Sequence[Found]
         return all(r.value != model_value for r in rules)
     if category.value == "jurisdiction":
         return all(
-            r.value.lower() not in model_value.lower() and model_value.lower() not in r.value.lower()
-            for r in rules
+            r.value.lower() not in model_value.lower() and model_value.lower() not in r.value.lower() for r in rules
         )
     return False
 

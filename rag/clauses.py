@@ -105,9 +105,7 @@ def ask_group(
         try:
             prompt = attempt if attempt is not None else repair_messages(messages, error)
             return parse_group_reply(backend.structured(prompt, schema, max_tokens=max_tokens), categories)
-        except (
-            ValueError
-        ) as problem:  # invalid JSON or the wrong shape (json.JSONDecodeError is a ValueError)
+        except ValueError as problem:  # invalid JSON or the wrong shape (json.JSONDecodeError is a ValueError)
             error = str(problem)
     return f"the model's reply was not valid JSON twice ({error})"
 
@@ -187,9 +185,7 @@ def decide(
         )
     if doc.unreadable_pages:
         pages = ", ".join(map(str, doc.unreadable_pages))
-        return ClauseFinding(
-            name, "not_checked", (), "", f"pages {pages} could not be read (no text layer): OCR them"
-        )
+        return ClauseFinding(name, "not_checked", (), "", f"pages {pages} could not be read (no text layer): OCR them")
     return ClauseFinding(name, "absent", (), "", absence_note(doc, candidates))
 
 
@@ -209,9 +205,7 @@ def cross_check_expiration(findings: list[ClauseFinding]) -> list[ClauseFinding]
     if not computed or computed == expiration.value:
         return findings
     if not expiration.value:
-        updated = replace(
-            expiration, value=computed, note=_join(expiration.note, "computed: effective date + term")
-        )
+        updated = replace(expiration, value=computed, note=_join(expiration.note, "computed: effective date + term"))
     else:
         note = f"effective date {effective.value} + term gives {computed}"
         updated = replace(expiration, status="needs_review", note=_join(expiration.note, note))
@@ -239,9 +233,7 @@ def review_group(
     for category in group.categories:
         rules = rule_evidence(category, doc.text)
         answer = answers if isinstance(answers, str) else answers[category.name]
-        quotes, failed = (
-            ([], 0) if isinstance(answer, str) else verified_quotes(doc, normalized, answer.quotes)
-        )
+        quotes, failed = ([], 0) if isinstance(answer, str) else verified_quotes(doc, normalized, answer.quotes)
         findings.append(decide(doc, category, answer, quotes, failed, rules, candidates))
     return findings
 
@@ -265,6 +257,4 @@ def review_document(
     findings = cross_check_expiration(findings)
     order = {name: i for i, name in enumerate(catalogue.names())}
     findings.sort(key=lambda f: order[f.category])
-    return ClauseReport(
-        doc.doc_id, doc.name, tuple(findings), backend.name, backend.model, time.perf_counter() - began
-    )
+    return ClauseReport(doc.doc_id, doc.name, tuple(findings), backend.name, backend.model, time.perf_counter() - began)

@@ -30,9 +30,7 @@ def _print_report(report: ClauseReport) -> None:
     for f in report.findings:
         quote = f.quotes[0].text if f.quotes else ""
         shown = (quote[:QUOTE_PREVIEW] + ("…" if len(quote) > QUOTE_PREVIEW else "")) if quote else ""
-        detail = (
-            f'"{shown}"' + (f"\n[dim]{f.note}[/dim]" if f.note else "") if shown else f"[dim]{f.note}[/dim]"
-        )
+        detail = f'"{shown}"' + (f"\n[dim]{f.note}[/dim]" if f.note else "") if shown else f"[dim]{f.note}[/dim]"
         pages = ", ".join(str(p) for p in sorted({q.page for q in f.quotes}))
         style = STATUS_STYLE[f.status]
         table.add_row(f.category, f"[{style}]{f.status}[/{style}]", f.value, pages, detail)
@@ -63,16 +61,10 @@ def register(
             list[str] | None,
             typer.Option("--categories", help="Only these categories (repeat or comma-separate)."),
         ] = None,
-        all_documents: Annotated[
-            bool, typer.Option("--all", help="Every stored document (portfolio).")
-        ] = False,
+        all_documents: Annotated[bool, typer.Option("--all", help="Every stored document (portfolio).")] = False,
         csv_file: Annotated[Path | None, typer.Option("--csv", help="Write the findings as CSV.")] = None,
-        xlsx_file: Annotated[
-            Path | None, typer.Option("--xlsx", help="Write a spreadsheet (with --all).")
-        ] = None,
-        list_categories: Annotated[
-            bool, typer.Option("--list", help="List the categories and stop.")
-        ] = False,
+        xlsx_file: Annotated[Path | None, typer.Option("--xlsx", help="Write a spreadsheet (with --all).")] = None,
+        list_categories: Annotated[bool, typer.Option("--list", help="List the categories and stop.")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """Clause checklist (41 CUAD categories): each present with a verified quote, absent, or flagged."""
@@ -124,9 +116,7 @@ def register(
     def eval_clauses(
         labels: Annotated[Path, typer.Argument(help="CUAD-style labels (JSONL: contract, txt, clauses).")],
         limit: Annotated[int | None, typer.Option(help="Only the first N contracts.")] = None,
-        categories: Annotated[
-            list[str] | None, typer.Option("--categories", help="Only these categories.")
-        ] = None,
+        categories: Annotated[list[str] | None, typer.Option("--categories", help="Only these categories.")] = None,
         candidates_only: Annotated[
             bool, typer.Option("--candidates-only", help="Only candidate recall (no model calls).")
         ] = False,

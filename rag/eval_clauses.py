@@ -124,9 +124,7 @@ def score_report(report: ClauseReport, contract: LabelledContract) -> dict[str, 
     for finding in report.findings:
         answered = finding.status in ("present", "needs_review") and bool(finding.quotes)
         predicted = [(q.start, q.end) for q in finding.quotes] if answered else []
-        scores[finding.category] = score_finding(
-            contract.spans.get(finding.category, ()), predicted, answered
-        )
+        scores[finding.category] = score_finding(contract.spans.get(finding.category, ()), predicted, answered)
     return scores
 
 
@@ -186,9 +184,7 @@ def evaluate_clauses(
     return _summary(result, extraction, backend, settings, time.perf_counter() - began)
 
 
-def _summary(
-    result: Evaluation, extraction: bool, backend: Any, settings: Settings, seconds: float
-) -> dict[str, Any]:
+def _summary(result: Evaluation, extraction: bool, backend: Any, settings: Settings, seconds: float) -> dict[str, Any]:
     total = CategoryScore()
     for score in result.per_category.values():
         total.add(score)

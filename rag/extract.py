@@ -131,9 +131,7 @@ def find_durations(text: str, base: int = 0) -> list[Found]:
     for match in DURATION.finditer(text):
         duration = _duration_of(match)
         if duration:
-            found.append(
-                Found("duration", base + match.start(), base + match.end(), match.group(), str(duration))
-            )
+            found.append(Found("duration", base + match.start(), base + match.end(), match.group(), str(duration)))
     return found
 
 
@@ -158,9 +156,7 @@ def find_money(text: str, base: int = 0) -> list[Found]:
         amount = float(match.group("amount").replace(",", "")) + int(match.group("cents") or 0) / 100
         scale = (match.group("scale") or "").lower()
         amount *= {"million": 1e6, "billion": 1e9}.get(scale, 1)
-        found.append(
-            Found("money", base + match.start(), base + match.end(), match.group(), f"USD {amount:,.2f}")
-        )
+        found.append(Found("money", base + match.start(), base + match.end(), match.group(), f"USD {amount:,.2f}"))
     return found
 
 
@@ -168,9 +164,7 @@ def find_governing_law(text: str, base: int = 0) -> list[Found]:
     """'governed by ... the laws of the State of New York' -> New York, with the clause's sentence."""
     found = []
     for match in GOVERNING_LAW.finditer(text):
-        place = re.sub(
-            r"\s+(?:without|and|excluding|applicable|as|in|to|USA)$", "", match.group("place").strip()
-        )
+        place = re.sub(r"\s+(?:without|and|excluding|applicable|as|in|to|USA)$", "", match.group("place").strip())
         place = place.split("\n")[0].strip()
         start, end = _sentence_around(text, match.start(), match.end())
         found.append(Found("governing_law", base + start, base + end, text[start:end], place))

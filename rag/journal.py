@@ -280,8 +280,7 @@ def _end_step(
     db: sqlite3.Connection, path: str, step: str, status: str, error: str | None, outputs: str, seconds: float
 ) -> None:
     db.execute(
-        "UPDATE steps SET status = ?, error = ?, outputs = ?, seconds = ?, finished_at = ? "
-        "WHERE path = ? AND step = ?",
+        "UPDATE steps SET status = ?, error = ?, outputs = ?, seconds = ?, finished_at = ? WHERE path = ? AND step = ?",
         (status, error, outputs, seconds, now(), path, step),
     )
 

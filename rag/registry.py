@@ -120,24 +120,32 @@ class Registry:
         return [r["doc_id"] for r in rows]
 
     def ready_ids_named(self, name: str) -> list[str]:
-        rows = self._db().execute(
-            "SELECT doc_id FROM documents WHERE name = ? AND status = 'ready'", (name,)
-        ).fetchall()
+        rows = (
+            self._db().execute("SELECT doc_id FROM documents WHERE name = ? AND status = 'ready'", (name,)).fetchall()
+        )
         return [r["doc_id"] for r in rows]
 
     def documents(self) -> list[DocumentInfo]:
-        rows = self._db().execute(
-            "SELECT doc_id, name, path, kind, pages, chunk_count, ingested_at FROM documents "
-            "WHERE status = 'ready' ORDER BY name"
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute(
+                "SELECT doc_id, name, path, kind, pages, chunk_count, ingested_at FROM documents "
+                "WHERE status = 'ready' ORDER BY name"
+            )
+            .fetchall()
+        )
         return [self._info(r) for r in rows]
 
     def info(self, doc_id: str) -> DocumentInfo | None:
-        row = self._db().execute(
-            "SELECT doc_id, name, path, kind, pages, chunk_count, ingested_at FROM documents "
-            "WHERE doc_id = ? AND status = 'ready'",
-            (doc_id,),
-        ).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "SELECT doc_id, name, path, kind, pages, chunk_count, ingested_at FROM documents "
+                "WHERE doc_id = ? AND status = 'ready'",
+                (doc_id,),
+            )
+            .fetchone()
+        )
         return self._info(row) if row else None
 
     @staticmethod
@@ -210,10 +218,14 @@ class Registry:
 
     def chunk_counts(self) -> dict[str, int]:
         """Chunks per ready document, counted from the chunk rows (not the cached total)."""
-        rows = self._db().execute(
-            "SELECT d.doc_id, COUNT(c.idx) AS n FROM documents d LEFT JOIN chunks c USING (doc_id) "
-            "WHERE d.status = 'ready' GROUP BY d.doc_id"
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute(
+                "SELECT d.doc_id, COUNT(c.idx) AS n FROM documents d LEFT JOIN chunks c USING (doc_id) "
+                "WHERE d.status = 'ready' GROUP BY d.doc_id"
+            )
+            .fetchall()
+        )
         return {r["doc_id"]: r["n"] for r in rows}
 
     def counts(self) -> dict[str, int]:

@@ -98,6 +98,7 @@ class Quire:
         doc_id = self.store.resolve(doc_ref).doc_id
         backend = self.backend_choice().backend
         return summarize_document(backend, self.store.registry, doc_id, self.settings.summarize)
+
     # --- clause review ----------------------------------------------------------------------
     def review_clauses(self, doc_ref: str, categories: list[str] | None = None, on_group=None) -> ClauseReport:
         """The clause checklist (all categories, or `categories`) for one stored document."""
@@ -110,7 +111,10 @@ class Quire:
     # --- health -----------------------------------------------------------------------------
     def doctor(self) -> dict[str, Any]:
         """What answers, whether it is reachable, and what the store holds."""
-        report: dict[str, Any] = {"data_dir": str(self.settings.data_dir.resolve()), "num_ctx": self.settings.llm.num_ctx}
+        report: dict[str, Any] = {
+            "data_dir": str(self.settings.data_dir.resolve()),
+            "num_ctx": self.settings.llm.num_ctx,
+        }
         try:
             choice = self.backend_choice()
             report.update(
@@ -123,8 +127,14 @@ class Quire:
                 notice=DEMO_MODEL_NOTICE if choice.backend.is_demo else "",
             )
         except Exception as error:  # noqa: BLE001 - doctor reports, it does not fail
-            report.update(backend=self.settings.llm.backend, model=self.settings.llm.model, reachable=False, reason=str(error))
-        report["store"] = {**self.store.registry.counts(), "vectors": self.store.vector_count(), "mode": self.settings.store.mode}
+            report.update(
+                backend=self.settings.llm.backend, model=self.settings.llm.model, reachable=False, reason=str(error)
+            )
+        report["store"] = {
+            **self.store.registry.counts(),
+            "vectors": self.store.vector_count(),
+            "mode": self.settings.store.mode,
+        }
         return report
 
     # --- for the web app ----------------------------------------------------------------------

@@ -119,9 +119,7 @@ class Summary:
             "mode": self.mode,
             "headline": self.headline,
             "key_terms": dict(self.key_terms),
-            "quotes": [
-                {"quote": q.text, "page": q.page, "start": q.start, "end": q.end} for q in self.quotes
-            ],
+            "quotes": [{"quote": q.text, "page": q.page, "start": q.start, "end": q.end} for q in self.quotes],
             "coverage": self.coverage.to_json(),
             "calls": self.calls,
             "backend": self.backend,
@@ -163,9 +161,7 @@ def headings(text: str) -> list[str]:
 
 
 # --- planning -------------------------------------------------------------------------------
-def group_passages(
-    passages: Sequence[Passage], fits: Callable[[Sequence[Passage]], bool]
-) -> list[list[Passage]]:
+def group_passages(passages: Sequence[Passage], fits: Callable[[Sequence[Passage]], bool]) -> list[list[Passage]]:
     """Consecutive passages packed into groups that each fit one call; one passage alone must fit."""
     groups: list[list[Passage]] = []
     for passage in passages:
@@ -187,9 +183,7 @@ def notes_in(group: Sequence[Passage], notes: Sequence[Note]) -> list[Note]:
     return [n for n in notes if (n.first_page, n.last_page) in spans]
 
 
-def section_groups(
-    units: Sequence[Passage], fits: Callable[[Sequence[Passage]], bool]
-) -> list[list[Passage]]:
+def section_groups(units: Sequence[Passage], fits: Callable[[Sequence[Passage]], bool]) -> list[list[Passage]]:
     """Whole sections packed into groups that fit one call, so a map call sees clauses with their
     context; a section too long for one call is split between its passages."""
     runs: list[list[Passage]] = []
@@ -217,9 +211,7 @@ class Summarizer:
         self.settings = settings
         self.calls = 0
 
-    def _fits(
-        self, task: str, reply_tokens: int, limit: int | None = None
-    ) -> Callable[[Sequence[Passage]], bool]:
+    def _fits(self, task: str, reply_tokens: int, limit: int | None = None) -> Callable[[Sequence[Passage]], bool]:
         window = self.backend.num_ctx - reply_tokens
 
         def fits(passages: Sequence[Passage]) -> bool:
@@ -250,9 +242,7 @@ class Summarizer:
             mode = "map-reduce"
         text_pages = tuple(p.page_start for p in pages)
         coverage = Coverage(
-            pages=tuple(
-                sorted({n for p in fed for n in range(p.page_start, p.page_end + 1)} & set(text_pages))
-            ),
+            pages=tuple(sorted({n for p in fed for n in range(p.page_start, p.page_end + 1)} & set(text_pages))),
             total_pages=info.pages,
             text_pages=text_pages,
             sections=tuple(dict.fromkeys(h for p in fed for h in headings(p.text))),
@@ -290,8 +280,7 @@ class Summarizer:
             groups = group_passages(passages, self._fits(REDUCE_TASK, self.settings.map_reply_tokens))
             if len(groups) == len(notes):
                 raise ContextOverflow(
-                    "the notes of this document do not fit one call even two at a time: "
-                    "raise QUIRE_LLM__NUM_CTX"
+                    "the notes of this document do not fit one call even two at a time: raise QUIRE_LLM__NUM_CTX"
                 )
             notes = [
                 Note(
@@ -309,9 +298,7 @@ class Summarizer:
         quotes: list[Quote] = []
 
         def shown(value: str) -> str:
-            return QUOTED.sub(
-                lambda m: _verified_or_plain(m.group(1), document, page_map, text, quotes), value
-            )
+            return QUOTED.sub(lambda m: _verified_or_plain(m.group(1), document, page_map, text, quotes), value)
 
         headline, terms = parse_items(raw)
         headline = shown(headline)
@@ -333,9 +320,7 @@ class Summarizer:
         )
 
 
-def _verified_or_plain(
-    phrase: str, document: NormalizedText, page_map: Any, text: str, found: list[Quote]
-) -> str:
+def _verified_or_plain(phrase: str, document: NormalizedText, page_map: Any, text: str, found: list[Quote]) -> str:
     """A phrase in quotation marks with its page when the document has those words; else plain text."""
     span = locate_quote(phrase, document)
     if span is None:
@@ -380,7 +365,5 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
-def summarize_document(
-    backend: LLMBackend, registry: Registry, doc_id: str, settings: SummarizeSettings
-) -> Summary:
+def summarize_document(backend: LLMBackend, registry: Registry, doc_id: str, settings: SummarizeSettings) -> Summary:
     return Summarizer(backend, registry, settings).summarize(doc_id)

@@ -38,11 +38,7 @@ def make_summarize_command(
             err.print(f"[dim]summarising with {quire.backend_choice().backend.describe()}…[/dim]")
             summary = quire.summarize(doc)
             if out_file is not None:
-                body = (
-                    json.dumps(summary.to_json(), ensure_ascii=False, indent=2)
-                    if as_json
-                    else summary.markdown
-                )
+                body = json.dumps(summary.to_json(), ensure_ascii=False, indent=2) if as_json else summary.markdown
                 out_file.write_text(body, encoding="utf-8")
             if as_json:
                 emit(summary.to_json())

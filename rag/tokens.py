@@ -54,7 +54,5 @@ def chat_token_count(
 
 def render_llama3_chat(messages: Sequence[Message]) -> str:
     """The Llama-3 chat prompt as Ollama's llama3.1 template renders it (no tools), for checks."""
-    turns = "".join(
-        f"<|start_header_id|>{m['role']}<|end_header_id|>\n\n{m['content']}<|eot_id|>" for m in messages
-    )
+    turns = "".join(f"<|start_header_id|>{m['role']}<|end_header_id|>\n\n{m['content']}<|eot_id|>" for m in messages)
     return f"<|begin_of_text|>{turns}<|start_header_id|>assistant<|end_header_id|>\n\n"

@@ -87,7 +87,9 @@ def requires_shared_data() -> pytest.MarkDecorator:
     )
 
 
-def run_cli(*args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run `quire` from this checkout as a separate process, as a user would."""
     full_env = {**os.environ, "QUIRE_LLM__OLLAMA_HOST": "http://127.0.0.1:9", **(env or {})}
     return subprocess.run(

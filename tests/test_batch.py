@@ -51,9 +51,7 @@ def make_folder(root: Path, documents: int) -> Path:
     (folder / "nested").mkdir(parents=True)
     for n in range(documents):
         target = folder / "nested" if n == 0 else folder
-        (target / f"contract {n:02d}.txt").write_text(
-            f"Contract number {n}.\n\n{CONTRACT_TEXT}", encoding="utf-8"
-        )
+        (target / f"contract {n:02d}.txt").write_text(f"Contract number {n}.\n\n{CONTRACT_TEXT}", encoding="utf-8")
     (folder / "contract 01.md").write_text("# Same stem as contract 01.txt\n\nGoverned by Ohio law.\n")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage, no xref, truncated")
     return folder
@@ -229,9 +227,7 @@ class FlakyService(FakeBatchService):
     def summarize(self, doc_ref: str):
         self.summarize_calls += 1
         if self.summarize_calls <= self.failures:
-            raise BackendUnavailable(
-                "Ollama is not answering at http://127.0.0.1:9: start it with `ollama serve`"
-            )
+            raise BackendUnavailable("Ollama is not answering at http://127.0.0.1:9: start it with `ollama serve`")
         return super().summarize(doc_ref)
 
 
@@ -256,9 +252,7 @@ def down_error() -> str:
     return "Ollama is not answering at http://127.0.0.1:9: start it with `ollama serve`"
 
 
-def test_unreachable_backend_and_corrupt_file_fail_alone_with_reasons(
-    tmp_path: Path, settings: Settings
-) -> None:
+def test_unreachable_backend_and_corrupt_file_fail_alone_with_reasons(tmp_path: Path, settings: Settings) -> None:
     """The LLM steps go through the real Ollama backend pointed at a closed port."""
     folder = make_folder(tmp_path, documents=2)
     settings = settings.model_copy(update={"llm": settings.llm.model_copy(update={"backend": "ollama"})})
@@ -268,10 +262,7 @@ def test_unreachable_backend_and_corrupt_file_fail_alone_with_reasons(
     reasons = {f["path"]: (f["step"], f["error"]) for f in status["failures"]}
     assert reasons["broken.pdf"][0] == "ingest" and "damaged" in reasons["broken.pdf"][1]
     for path in ("contract 01.txt", "contract 01.md", "nested/contract 00.txt"):
-        assert (
-            reasons[path][0] == "summarize"
-            and "Ollama is not answering at http://127.0.0.1:9" in reasons[path][1]
-        )
+        assert reasons[path][0] == "summarize" and "Ollama is not answering at http://127.0.0.1:9" in reasons[path][1]
     report = (tmp_path / "out" / "index.html").read_text()
     assert report.count("Ollama is not answering") == 3 and "damaged" in report
 
@@ -300,9 +291,7 @@ def test_sigkill_at_random_points_then_resume_does_every_step_exactly_once(tmp_p
         runs += 1
         started = run_count(out)
         command, env = cli_command(folder, out, tmp_path), cli_env(tmp_path, 0.03)
-        proc = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda p=proc, n=started: run_count(out) > n or p.poll() is not None)
         time.sleep(rng.uniform(0.0, 0.25))
         if proc.poll() is None:
@@ -329,11 +318,7 @@ def test_sigterm_stops_cleanly_and_status_works_during_and_after(tmp_path: Path)
     env = cli_env(tmp_path, 0.3)
     proc = subprocess.Popen(cli_command(folder, out, tmp_path), cwd=REPO_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    wait_for(
-        lambda: (
-            run_count(out) > 0 and journal_rows(out, "SELECT count(*) FROM events WHERE kind='done'")[0][0]
-        )
-    )
+    wait_for(lambda: run_count(out) > 0 and journal_rows(out, "SELECT count(*) FROM events WHERE kind='done'")[0][0])
     status = subprocess.run([sys.executable, "-m", "rag.cli", "batch", "status", str(out), "--json"],
                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     during = json.loads(status.stdout)

@@ -98,6 +98,4 @@ def test_real_summaries_and_clauses_through_the_embedded_model(tmp_path: Path, s
         assert list(csv.DictReader(io.StringIO((out / f"{stem}.clauses.csv").read_text(encoding="utf-8"))))
     index = (out / "index.md").read_text(encoding="utf-8")
     assert "msa-0.summary.md" in index and "scan.pdf | ingest" in index
-    assert (
-        out / "clauses.xlsx"
-    ).stat().st_size > 0  # the tiny model's wording is not asserted, only wholeness
+    assert (out / "clauses.xlsx").stat().st_size > 0  # the tiny model's wording is not asserted, only wholeness

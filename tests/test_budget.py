@@ -10,9 +10,7 @@ from tests.test_summarize import ScriptedBackend
 
 
 def pages(name: str, count: int, chars: int = 400) -> list[Passage]:
-    return [
-        Passage(name, name, n, n, 0, chars, f"Clause {n}. " + "w" * chars, 1.0) for n in range(1, count + 1)
-    ]
+    return [Passage(name, name, n, n, 0, chars, f"Clause {n}. " + "w" * chars, 1.0) for n in range(1, count + 1)]
 
 
 def build(passages):

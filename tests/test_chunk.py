@@ -90,9 +90,7 @@ def test_recognises_deep_numbering_schedules_and_defined_terms() -> None:
 
 
 def test_inline_numbering_in_text_without_line_breaks() -> None:
-    text = (
-        "Preamble. 1. Services The supplier serves. " + "It works well. " * 12 + "2. Fees You pay monthly. "
-    ) * 2
+    text = ("Preamble. 1. Services The supplier serves. " + "It works well. " * 12 + "2. Fees You pay monthly. ") * 2
     sections = [c.section for c in chunk_document(_doc(text), 300)]
     assert any(s.startswith("2 Fees") for s in sections)
 

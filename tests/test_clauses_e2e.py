@@ -17,9 +17,7 @@ SLOW_MACHINE_S = 1800  # a model call takes ~30 s alone but can take minutes on 
 def test_clauses_cli_quotes_are_verbatim_and_portfolio_is_written(contract_txt: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert run_cli("ingest", str(contract_txt), data_dir=data).returncode == 0
-    done = run_cli(
-        "clauses", "msa.txt", "--categories", CATEGORIES, "--json", data_dir=data, timeout=SLOW_MACHINE_S
-    )
+    done = run_cli("clauses", "msa.txt", "--categories", CATEGORIES, "--json", data_dir=data, timeout=SLOW_MACHINE_S)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     source = contract_txt.read_text(encoding="utf-8")

@@ -85,13 +85,9 @@ def test_firm_adds_its_own_category(tmp_path: Path) -> None:
 
 def test_short_document_is_sent_whole_and_long_one_is_bounded() -> None:
     group = load_catalogue().select(["Governing Law", "Anti-Assignment"]).groups[0]
-    whole = select_candidates(
-        CONTRACT_TEXT, (PageSpan(1, 0, len(CONTRACT_TEXT)),), group, 2000, llama3_token_count
-    )
+    whole = select_candidates(CONTRACT_TEXT, (PageSpan(1, 0, len(CONTRACT_TEXT)),), group, 2000, llama3_token_count)
     assert whole.whole_document and whole.covers(0, len(CONTRACT_TEXT))
-    filler = "\n\n".join(
-        f"{i}. The Supplier shall deliver the goods on time and in good order." for i in range(400)
-    )
+    filler = "\n\n".join(f"{i}. The Supplier shall deliver the goods on time and in good order." for i in range(400))
     text = filler + "\n\n" + CONTRACT_TEXT
     bounded = select_candidates(text, (PageSpan(1, 0, len(text)),), group, 600, llama3_token_count)
     assert not bounded.whole_document
@@ -115,9 +111,7 @@ def test_extractors() -> None:
 
 
 def test_statuses_from_a_scripted_model() -> None:
-    catalogue = load_catalogue().select(
-        ["Governing Law", "Cap on Liability", "Audit Rights", "Effective Date"]
-    )
+    catalogue = load_catalogue().select(["Governing Law", "Cap on Liability", "Audit Rights", "Effective Date"])
     invented = "the laws of the State of Texas shall govern this agreement"
 
     def reply(schema: dict[str, Any]) -> dict[str, Any]:
@@ -139,9 +133,7 @@ def test_statuses_from_a_scripted_model() -> None:
     assert cap.status == "present" and cap.value == "Yes" and cap.quotes[0].page == 1
     audit = report.finding("Audit Rights")
     assert audit.status == "absent" and "whole document" in audit.note
-    assert (
-        report.finding("Effective Date").status == "needs_review"
-    )  # model said absent, the rules found a date
+    assert report.finding("Effective Date").status == "needs_review"  # model said absent, the rules found a date
     assert report.finding("Effective Date").value == "2021-01-05"
     assert list(report.csv_rows()[0]) == list(CSV_FIELDS)
 
@@ -149,10 +141,7 @@ def test_statuses_from_a_scripted_model() -> None:
 def test_invalid_json_is_retried_once_then_flagged() -> None:
     catalogue = load_catalogue().select(["Audit Rights"])
     backend = ScriptedBackend([ValueError("no JSON object in the reply"), all_absent])
-    assert (
-        review_document(doc_of(CONTRACT_TEXT), catalogue, backend, 4000).finding("Audit Rights").status
-        == "absent"
-    )
+    assert review_document(doc_of(CONTRACT_TEXT), catalogue, backend, 4000).finding("Audit Rights").status == "absent"
     assert "previous reply could not be used" in backend.calls[1][-1]["content"]
     backend = ScriptedBackend([ValueError("bad"), {"something": "else"}])
     finding = review_document(doc_of(CONTRACT_TEXT), catalogue, backend, 4000).finding("Audit Rights")
@@ -192,15 +181,11 @@ def test_span_scoring_and_portfolio(tmp_path: Path) -> None:
     assert (score.matched_predicted, score.matched_gold, score.missed_documents) == (1, 1, 0)
     assert score_finding([(0, 100)], [], answered=False).missed_documents == 1
     catalogue = load_catalogue().select(["Audit Rights", "Governing Law"])
-    report = review_document(
-        doc_of(CONTRACT_TEXT), catalogue, ScriptedBackend([all_absent, all_absent]), 4000
-    )
+    report = review_document(doc_of(CONTRACT_TEXT), catalogue, ScriptedBackend([all_absent, all_absent]), 4000)
     rows = rows_of([report])
     header, body = matrix(rows)
     assert header[0] == "document" and body[0][0] == "msa.txt"
-    assert (
-        write_csv(rows, tmp_path / "p.csv").read_text(encoding="utf-8-sig").startswith(",".join(CSV_FIELDS))
-    )
+    assert write_csv(rows, tmp_path / "p.csv").read_text(encoding="utf-8-sig").startswith(",".join(CSV_FIELDS))
     from openpyxl import load_workbook
 
     book = load_workbook(write_xlsx(rows, tmp_path / "p.xlsx"))

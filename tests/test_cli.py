@@ -49,7 +49,9 @@ def test_docs_retrieve_ask_doctor(cli_store: tuple[Path, Path]) -> None:
     assert set(listing[0]) == {"doc_id", "name", "pages", "chunks", "ingested_at"}
 
     found = json.loads(
-        run_cli("retrieve", "governing law", "--doc", "msa.txt", "--budget-chars", "1500", "--json", data_dir=data_dir).stdout
+        run_cli(
+            "retrieve", "governing law", "--doc", "msa.txt", "--budget-chars", "1500", "--json", data_dir=data_dir
+        ).stdout
     )
     file_text = (docs / "msa.txt").read_text(encoding="utf-8")
     assert found["query"] == "governing law" and found["passages"]

@@ -11,13 +11,17 @@ from hypothesis import strategies as st
 from rag.llm.base import parse_json_reply
 from rag.verify import MIN_QUOTE_CHARS, NormalizedText, locate_quote, normalize
 
-WORDS = st.lists(st.sampled_from("the party shall pay notice term Texas law 30 days (a) §".split()), min_size=5, max_size=60)
+WORDS = st.lists(
+    st.sampled_from("the party shall pay notice term Texas law 30 days (a) §".split()), min_size=5, max_size=60
+)
 
 
 @settings(suppress_health_check=[HealthCheck.filter_too_much])
 @given(WORDS, st.data())
 def test_any_slice_of_the_document_is_found_at_its_place(words: list[str], data: st.DataObject) -> None:
-    separators = data.draw(st.lists(st.sampled_from([" ", "\n", "  ", "\t", " \n "]), min_size=len(words), max_size=len(words)))
+    separators = data.draw(
+        st.lists(st.sampled_from([" ", "\n", "  ", "\t", " \n "]), min_size=len(words), max_size=len(words))
+    )
     document = "".join(w + s for w, s in zip(words, separators, strict=True))
     first = data.draw(st.integers(0, len(words) - 5))
     last = data.draw(st.integers(first + 4, len(words) - 1))
@@ -35,8 +39,11 @@ def test_a_found_quote_is_really_there(quote: str, document: str) -> None:
         assert normalize(document[span[0] : span[1]]) == normalize(quote).strip(" .,;:\"'")
 
 
-@given(st.dictionaries(st.text(max_size=10), st.one_of(st.integers(), st.text(max_size=20), st.booleans()), max_size=5),
-       st.text(alphabet="abc \n", max_size=30), st.text(alphabet="xyz \n", max_size=30))
+@given(
+    st.dictionaries(st.text(max_size=10), st.one_of(st.integers(), st.text(max_size=20), st.booleans()), max_size=5),
+    st.text(alphabet="abc \n", max_size=30),
+    st.text(alphabet="xyz \n", max_size=30),
+)
 def test_json_repair_finds_the_object_inside_prose(value: dict, before: str, after: str) -> None:
     assert parse_json_reply(f"{before}```json\n{json.dumps(value)}\n```{after}") == value
 

@@ -24,9 +24,7 @@ from tests.conftest import CONTRACT_TEXT, SHARED_DATA, make_pdf, requires_shared
 
 BAD_PDFS = SHARED_DATA / "bad_pdfs"
 SCANNED = SHARED_DATA / "scanned"
-needs_tesseract = pytest.mark.skipif(
-    tesseract_path() is None, reason="Tesseract is not installed (make sysdeps)"
-)
+needs_tesseract = pytest.mark.skipif(tesseract_path() is None, reason="Tesseract is not installed (make sysdeps)")
 
 
 def parse(path: Path, password: str | None = None, **limits):
@@ -70,9 +68,7 @@ def bomb_pdf(decompressed_mb: int) -> bytes:
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-            b"<< /Length %d /Filter [/FlateDecode /FlateDecode] >>\nstream\n" % len(stream)
-            + stream
-            + b"\nendstream",
+            b"<< /Length %d /Filter [/FlateDecode /FlateDecode] >>\nstream\n" % len(stream) + stream + b"\nendstream",
         ],
         root=1,
     )
@@ -92,9 +88,9 @@ def mixed_pdf(path: Path) -> Path:
     """Page 1 has a text layer; page 2 is only an image of text."""
     text_pdf = make_pdf(path.with_name(f".{path.stem}.text.pdf"), [CONTRACT_TEXT.split("ARTICLE 3.")[0]])
     buffer = io.BytesIO()
-    scanned_page(
-        "ARTICLE 4. GOVERNING LAW\nThis Agreement is governed by the laws\nof the State of New York."
-    ).save(buffer, format="PDF", resolution=150)
+    scanned_page("ARTICLE 4. GOVERNING LAW\nThis Agreement is governed by the laws\nof the State of New York.").save(
+        buffer, format="PDF", resolution=150
+    )
     writer = PdfWriter()
     for source in (PdfReader(text_pdf), PdfReader(buffer)):
         writer.append(source)

@@ -20,7 +20,9 @@ from tests.conftest import CONTRACT_TEXT, REPO_ROOT, make_pdf
 
 pytestmark = pytest.mark.slow
 
-CONNECT = re.compile(r"connect\(\d+, \{sa_family=(AF_INET6?), (?:sin6?_port=htons\((\d+)\), )?.*?(?:inet_addr|inet_pton\(AF_INET6?, )\(?\"([^\"]+)\"")
+CONNECT = re.compile(
+    r"connect\(\d+, \{sa_family=(AF_INET6?), (?:sin6?_port=htons\((\d+)\), )?.*?(?:inet_addr|inet_pton\(AF_INET6?, )\(?\"([^\"]+)\""
+)
 
 
 def _namespace_available() -> str | None:
@@ -61,8 +63,7 @@ def run_isolated(script: str, tmp_path: Path, timeout: float = 900) -> tuple[sub
         "PY": sys.executable,
     }
     wrapped = (
-        "ip link set lo up && exec strace -f -qq --seccomp-bpf -e trace=connect "
-        f"-o {log} sh -euc {shlex_quote(script)}"
+        f"ip link set lo up && exec strace -f -qq --seccomp-bpf -e trace=connect -o {log} sh -euc {shlex_quote(script)}"
     )
     result = subprocess.run(
         ["unshare", "-n", "sh", "-c", wrapped], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout

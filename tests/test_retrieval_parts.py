@@ -210,6 +210,8 @@ def test_evidence_always_includes_the_passage_matching_the_question() -> None:
     from rag.types import Passage
 
     taxes = Passage("d", "c.txt", 1, 1, 0, 60, "7. Taxes. The Company will add sales tax to its invoices.", 1.0)
-    law = Passage("d", "c.txt", 2, 2, 60, 140, "11. Governing Law. This Agreement is governed by the laws of Texas.", 0.5)
+    law = Passage(
+        "d", "c.txt", 2, 2, 60, 140, "11. Governing Law. This Agreement is governed by the laws of Texas.", 0.5
+    )
     chosen = cited_passages("The answer is in [1].", [taxes, law], "Which law governs this agreement?")
     assert chosen == [taxes, law]

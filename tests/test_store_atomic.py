@@ -69,9 +69,7 @@ def test_reingest_is_unchanged_and_adds_nothing(settings: Settings, contract_txt
 def test_changed_file_replaces_old_version_in_one_step(settings: Settings, contract_txt: Path) -> None:
     store = Store(settings)
     old = ingest_paths([contract_txt], store, hash_embed, settings.ingest).documents[0]
-    contract_txt.write_text(
-        CONTRACT_TEXT.replace("New York", "Delaware") + "\nARTICLE 5. NOTICES\n\n5.1 In writing.\n"
-    )
+    contract_txt.write_text(CONTRACT_TEXT.replace("New York", "Delaware") + "\nARTICLE 5. NOTICES\n\n5.1 In writing.\n")
     new = ingest_paths([contract_txt], store, hash_embed, settings.ingest).documents[0]
     assert new.status == "ingested" and new.doc_id != old.doc_id
     assert [d.doc_id for d in store.registry.documents()] == [new.doc_id]
@@ -128,9 +126,7 @@ def test_rm_removes_every_vector_and_row(settings: Settings, tmp_path: Path) -> 
     assert counts(store) == before
     with sqlite3.connect(settings.data_dir / "registry.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id = ?", (added.doc_id,)).fetchone()[0] == 0
-        assert (
-            db.execute("SELECT COUNT(*) FROM documents WHERE doc_id = ?", (added.doc_id,)).fetchone()[0] == 0
-        )
+        assert db.execute("SELECT COUNT(*) FROM documents WHERE doc_id = ?", (added.doc_id,)).fetchone()[0] == 0
     assert store.check().ok
 
 
@@ -138,9 +134,7 @@ def test_check_reports_orphans_and_mismatches(settings: Settings, contract_txt: 
     store = Store(settings)
     doc = ingest_paths([contract_txt], store, hash_embed, settings.ingest).documents[0]
     store._collection.delete(ids=[f"{doc.doc_id}:0"])
-    store._collection.add(
-        ids=["ghost:0"], embeddings=hash_embed(["x"]), metadatas=[{"doc_id": "ghost", "idx": 0}]
-    )
+    store._collection.add(ids=["ghost:0"], embeddings=hash_embed(["x"]), metadatas=[{"doc_id": "ghost", "idx": 0}])
     report = store.check()
     assert not report.ok
     assert report.mismatched == {doc.doc_id: (doc.chunks, doc.chunks - 1)}
@@ -207,9 +201,7 @@ def test_sigkill_at_random_points_leaves_no_half_document(tmp_path: Path) -> Non
     while kills < 10 and attempts < 25:
         attempts += 1
         baseline = _rows(registry)  # all 'ready': the previous inspection swept the leftovers
-        child = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while child.poll() is None and _rows(registry) <= baseline and time.monotonic() < deadline:
             time.sleep(0.02)

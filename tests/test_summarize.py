@@ -50,9 +50,7 @@ def long_contract_pages(pages: int) -> list[str]:
 
 @pytest.fixture
 def stored(tmp_path: Path) -> Iterator[Quire]:
-    settings = Settings(
-        data_dir=tmp_path / "data", llm={"backend": "llamacpp", "ollama_host": "http://127.0.0.1:9"}
-    )
+    settings = Settings(data_dir=tmp_path / "data", llm={"backend": "llamacpp", "ollama_host": "http://127.0.0.1:9"})
     quire = Quire(settings)
     pdf = make_pdf(tmp_path / "long.pdf", long_contract_pages(4))
     quire.ingest([pdf])
@@ -62,9 +60,7 @@ def stored(tmp_path: Path) -> Iterator[Quire]:
 def test_page_ranges_and_parsing() -> None:
     assert page_ranges([3, 1, 2, 7, 9, 10]) == "pages 1-3, 7, 9-10"
     assert page_ranges([4]) == "page 4"
-    headline, items = parse_items(
-        "**Headline:** A supply deal.\n- Parties: Acme and Blue\nnoise\nPAYMENT: 30 days"
-    )
+    headline, items = parse_items("**Headline:** A supply deal.\n- Parties: Acme and Blue\nnoise\nPAYMENT: 30 days")
     assert headline == "A supply deal." and items == {"Parties": "Acme and Blue", "Payment": "30 days"}
     assert parse_items("Just prose.")[0] == "Just prose."
 
@@ -87,9 +83,9 @@ def test_only_verified_phrases_are_shown_as_quotes(stored: Quire) -> None:
         'Liability: "capped at one million dollars in all cases"'
     )
     doc_id = stored.documents()[0].doc_id
-    summary = Summarizer(
-        ScriptedBackend(reply, 8192), stored.store.registry, stored.settings.summarize
-    ).summarize(doc_id)
+    summary = Summarizer(ScriptedBackend(reply, 8192), stored.store.registry, stored.settings.summarize).summarize(
+        doc_id
+    )
     text = stored.store.registry.text(doc_id)
     shown = SHOWN_QUOTE.findall(summary.markdown)
     assert "Blue River Logistics LLC" in shown and len(summary.quotes) >= 2
@@ -117,17 +113,12 @@ def test_summarize_with_the_embedded_model_stuffed_then_map_reduce(stored: Quire
     summary = stored.summarize("long.pdf")
     assert summary.mode == "whole-document" and summary.coverage.complete and summary.calls == 1
     assert summary.markdown.startswith("# long.pdf") and "## Key terms" in summary.markdown
-    assert (
-        all(q.text for q in summary.quotes)
-        and json.loads(json.dumps(summary.to_json()))["mode"] == summary.mode
-    )
+    assert all(q.text for q in summary.quotes) and json.loads(json.dumps(summary.to_json()))["mode"] == summary.mode
 
     out = tmp_path / "summary.md"
     small = {"QUIRE_LLM__BACKEND": "llamacpp", "QUIRE_LLM__NUM_CTX": "1024",
              "QUIRE_SUMMARIZE__REPLY_TOKENS": "96", "QUIRE_SUMMARIZE__MAP_REPLY_TOKENS": "48"}  # fmt: skip
-    done = run_cli(
-        "summarize", "long.pdf", "--json", "--out", str(out), data_dir=stored.settings.data_dir, env=small
-    )
+    done = run_cli("summarize", "long.pdf", "--json", "--out", str(out), data_dir=stored.settings.data_dir, env=small)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["mode"] == "map-reduce" and result["coverage"]["complete"] and result["calls"] >= 3

@@ -64,9 +64,7 @@ class LlamaCppBackend(LLMBackend):
         self.is_demo = model_path is None
         path = model_path or demo_model_path()
         if not path.is_file():
-            raise BackendUnavailable(
-                f"GGUF model not found at {path}: set QUIRE_LLM__MODEL_PATH to a .gguf file"
-            )
+            raise BackendUnavailable(f"GGUF model not found at {path}: set QUIRE_LLM__MODEL_PATH to a .gguf file")
         self.model = DEMO_MODEL_NAME if self.is_demo else path.stem
         self.temperature = temperature
         self._lock = threading.Lock()  # one llama context is not safe to share between threads
@@ -129,9 +127,7 @@ class LlamaCppBackend(LLMBackend):
 
         return ChatStream(pieces(), lambda: usage.get("u"))
 
-    def structured(
-        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int
-    ) -> dict[str, Any]:
+    def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
         self._check_fits(messages, max_tokens)
         with self._lock:
             try:
