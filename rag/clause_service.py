@@ -20,7 +20,8 @@ from rag.settings import ClauseSettings
 
 
 def catalogue_for(settings: ClauseSettings, categories: Sequence[str] | None = None) -> Catalogue:
-    return load_catalogue(settings.extra_categories).select(list(categories) if categories else None)
+    """The categories to review: those named, else the configured default list, else all."""
+    return load_catalogue(settings.extra_categories).select(list(categories or settings.categories) or None)
 
 
 def stored_document(registry: Registry, doc_id: str) -> ClauseDocument:

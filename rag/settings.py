@@ -194,6 +194,11 @@ class ClauseSettings(BaseModel):
     retrieved_per_category: int = Field(
         8, ge=0, description="Passages retrieval proposes per category, beside its keyword cues."
     )
+    categories: list[str] = Field(
+        default_factory=list,
+        description='Categories reviewed when a command names none (JSON list, e.g. `["Governing Law", '
+        '"Cap on Liability"]`); empty means all of them. Fewer categories mean fewer model calls overnight.',
+    )
 
 
 class ServerSettings(BaseModel):

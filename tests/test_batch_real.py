@@ -90,7 +90,8 @@ def test_real_summaries_and_clauses_through_the_embedded_model(tmp_path: Path, s
     (folder / "msa-2.txt").unlink()
     out = tmp_path / "out"
     plan = BatchPlan(folder, out, plan_steps(True, True), workers=2, backoff_s=0.0)
-    outcome = run_batch(Quire(settings), plan, threading.Event())
+    two_groups = settings.clauses.model_copy(update={"categories": ["Governing Law", "Parties"]})
+    outcome = run_batch(Quire(settings.model_copy(update={"clauses": two_groups})), plan, threading.Event())
     assert (outcome.files, outcome.failed) == (3, 1)
     for stem in ("msa-0", "msa-pdf"):
         assert (out / f"{stem}.summary.md").read_text(encoding="utf-8").strip()

@@ -190,3 +190,13 @@ def test_span_scoring_and_portfolio(tmp_path: Path) -> None:
 
     book = load_workbook(write_xlsx(rows, tmp_path / "p.xlsx"))
     assert book.sheetnames == ["Portfolio", "Findings", "About"]
+
+
+def test_configured_default_categories_apply_only_when_none_are_named() -> None:
+    from rag.clause_service import catalogue_for
+    from rag.settings import ClauseSettings
+
+    configured = ClauseSettings(categories=["Governing Law", "Parties"])
+    assert {c.name for c in catalogue_for(configured).categories} == {"Governing Law", "Parties"}
+    assert [c.name for c in catalogue_for(configured, ["Audit Rights"]).categories] == ["Audit Rights"]
+    assert len(catalogue_for(ClauseSettings()).categories) == 41

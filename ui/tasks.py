@@ -13,6 +13,7 @@ from typing import Any
 from ingest.discover import describe
 from ingest.parse import parse_file
 from ingest.pipeline import IngestProgress
+from rag.clause_service import catalogue_for
 from rag.errors import QuireError
 from rag.service import Quire
 from ui.jobs import JobFailed, Reporter, Work
@@ -71,9 +72,7 @@ def clauses_work(quire: Quire, doc_id: str, categories: list[str] | None = None)
     """Review all categories, or the chosen ones; one model call per group of related categories."""
 
     def work(report: Reporter) -> tuple[str, Any]:
-        from rag.categories import load_catalogue  # present once clause review lands
-
-        total = len(load_catalogue(quire.settings.clauses.extra_categories).select(categories).groups)
+        total = len(catalogue_for(quire.settings.clauses, categories).groups)
         done = 0
         report(0.02, f"reviewing clauses: 0 of {total} groups of categories")
 
