@@ -51,6 +51,7 @@ ITEM = re.compile(
     r"^[\s*\-#>]*(headline|parties|dates|term and renewal|termination|payment|liability)\W*?:[\s*_]*(.*)$",
     re.I,
 )
+PLACEHOLDER = re.compile(r"<[^<>\n]*>")  # the format's own "<...>" echoed back by a small model: no content
 Mode = Literal["whole-document", "map-reduce"]
 
 
@@ -335,11 +336,16 @@ def parse_items(raw: str) -> tuple[str, dict[str, str]]:
     items: dict[str, str] = {}
     for line in raw.splitlines():
         match = ITEM.match(line)
-        if match and match.group(2).strip():
+        if match and match.group(2).strip() and not PLACEHOLDER.fullmatch(match.group(2).strip()):
             key = next(t for t in ("Headline", *KEY_TERMS) if t.lower() == match.group(1).lower())
             items.setdefault(key, match.group(2).strip())
     headline = items.pop("Headline", "") or next(
-        (line.strip(" #*-") for line in raw.splitlines() if line.strip() and not ITEM.match(line)), ""
+        (
+            line.strip(" #*-")
+            for line in raw.splitlines()
+            if line.strip() and not ITEM.match(line) and not PLACEHOLDER.fullmatch(line.strip(" #*-"))
+        ),
+        "",
     )
     return headline or "The model gave no headline.", items
 

@@ -63,6 +63,8 @@ def test_page_ranges_and_parsing() -> None:
     headline, items = parse_items("**Headline:** A supply deal.\n- Parties: Acme and Blue\nnoise\nPAYMENT: 30 days")
     assert headline == "A supply deal." and items == {"Parties": "Acme and Blue", "Payment": "30 days"}
     assert parse_items("Just prose.")[0] == "Just prose."
+    echoed = parse_items("Headline: <one or two sentences on what the contract is>\nParties: <...>\nDates: 2020")
+    assert echoed == ("The model gave no headline.", {"Dates": "2020"})
 
 
 def test_groups_keep_order_and_fit() -> None:
