@@ -60,7 +60,14 @@ test: install sysdeps
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not browser"
 
-bench: install
+BENCH_STAMP := $(VENV)/.quire-bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet --no-deps 'llama-index-readers-file>=0.7'
+	touch $@
+
+bench: $(BENCH_STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 lint: install
