@@ -74,18 +74,28 @@ def _stems(text: str) -> set[str]:
     return {w.rstrip("s")[:5] for w in WORD.findall(text.lower()) if w not in STOPWORDS}
 
 
-def best_sentence(passage_text: str, question: str, answer: str = "") -> str:
-    """The sentence sharing most stems with the question (counted double) and the answer.
+HEADING_MINOR_WORDS = frozenset("and or of the to for in on with".split())
 
-    A short heading just before a sentence ("11. Governing Law.") counts towards it too: headings
-    say what a clause is about, and they break ties such as "governed by the laws of Texas"
-    against "subject to all applicable laws" for a question about the governing law."""
+
+def _is_heading(fragment: str) -> bool:
+    """A clause heading such as "Governing Law" or "11.1 Governing Law and Jurisdiction": a few
+    words, each capitalised (or a minor word like "and")."""
+    words = re.findall(r"[A-Za-z]+", fragment)
+    return 0 < len(words) <= 8 and all(w[0].isupper() or w in HEADING_MINOR_WORDS for w in words)
+
+
+def _best_scored_sentence(passage_text: str, question: str, answer: str = "") -> tuple[str, float]:
+    """The sentence sharing most stems with the question (counted double) and the answer, and its score.
+
+    The heading just before a sentence ("11. Governing Law.") counts towards it too: headings say
+    what a clause is about, and they break ties such as "governed by the laws of Texas" against
+    "subject to all applicable laws" or "governmental approvals" for a question about the governing law."""
     question_stems, answer_stems = _stems(question), _stems(answer)
     best, best_score = "", -1.0
     heading: set[str] = set()
     for match in SENTENCE.finditer(passage_text):
         sentence = match.group().strip()
-        if len(sentence) < 20:
+        if len(sentence) < 20 or _is_heading(sentence):
             heading |= _stems(sentence)
             continue
         stems = _stems(sentence)
@@ -98,20 +108,22 @@ def best_sentence(passage_text: str, question: str, answer: str = "") -> str:
         heading = set()
         if score > best_score:
             best, best_score = sentence, score
+    return best, best_score
+
+
+def best_sentence(passage_text: str, question: str, answer: str = "") -> str:
+    """The passage's sentence that best supports an answer to `question`, cut to a readable length."""
+    best = _best_scored_sentence(passage_text, question, answer)[0]
     if len(best) > MAX_EVIDENCE_CHARS:
         best = best[:MAX_EVIDENCE_CHARS].rsplit(" ", 1)[0]
     return best
 
 
-def sentence_score(sentence: str, question: str) -> int:
-    return len(_stems(sentence) & _stems(question))
-
-
 def best_supporting_passage(passages: Sequence[Passage], question: str) -> list[Passage]:
-    """When the model cites nothing: the passage whose best sentence matches the question most."""
+    """The passage whose best sentence (heading included) matches the question most; the earlier on ties."""
     if not passages:
         return []
-    scored = [(sentence_score(best_sentence(p.text, question), question), -rank, p) for rank, p in enumerate(passages)]
+    scored = [(_best_scored_sentence(p.text, question)[1], -rank, p) for rank, p in enumerate(passages)]
     return [max(scored, key=lambda item: item[:2])[2]]
 
 

@@ -203,6 +203,11 @@ def test_evidence_prefers_the_clause_whose_heading_answers_the_question() -> Non
     )
     federal_answer = "The law governing this agreement is the Federal Trade Commission Act."
     assert "State of Texas" in best_sentence(passage, "Which law governs this agreement?", federal_answer)
+    long_heading = (
+        "10.4 Compliance. Each Party shall comply with all prevailing laws and obtain all governmental approvals. "
+        "11.1 Governing Law and Jurisdiction. This Agreement shall be governed by the laws of the State of Nevada."
+    )
+    assert "Nevada" in best_sentence(long_heading, "Which law governs this agreement?")
 
 
 def test_evidence_always_includes_the_passage_matching_the_question() -> None:
