@@ -336,17 +336,12 @@ def parse_items(raw: str) -> tuple[str, dict[str, str]]:
     items: dict[str, str] = {}
     for line in raw.splitlines():
         match = ITEM.match(line)
-        if match and match.group(2).strip() and not PLACEHOLDER.fullmatch(match.group(2).strip()):
+        value = match.group(2).strip() if match else ""
+        if match and value and not PLACEHOLDER.fullmatch(value):
             key = next(t for t in ("Headline", *KEY_TERMS) if t.lower() == match.group(1).lower())
-            items.setdefault(key, match.group(2).strip())
-    headline = items.pop("Headline", "") or next(
-        (
-            line.strip(" #*-")
-            for line in raw.splitlines()
-            if line.strip() and not ITEM.match(line) and not PLACEHOLDER.fullmatch(line.strip(" #*-"))
-        ),
-        "",
-    )
+            items.setdefault(key, value)
+    prose = (line.strip(" #*-") for line in raw.splitlines() if line.strip() and not ITEM.match(line))
+    headline = items.pop("Headline", "") or next((p for p in prose if not PLACEHOLDER.fullmatch(p)), "")
     return headline or "The model gave no headline.", items
 
 
