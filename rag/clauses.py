@@ -15,7 +15,7 @@ from typing import Any
 
 from rag.candidates import CandidateSet, Span, TokenCounter, select_candidates
 from rag.categories import CallGroup, Catalogue, Category
-from rag.clause_prompt import MAX_QUOTES, clause_messages, group_schema, repair_messages
+from rag.clause_prompt import MAX_QUOTES, QUOTE_CHARS, VALUE_CHARS, clause_messages, group_schema, repair_messages
 from rag.clause_report import ClauseFinding, ClauseQuote, ClauseReport
 from rag.clause_values import expiration_from_term, normalise, rule_evidence, values_disagree
 from rag.extract import Found
@@ -23,7 +23,10 @@ from rag.llm.base import LLMBackend, Message
 from rag.types import PageSpan, page_at
 from rag.verify import NormalizedText, locate_quote
 
-REPLY_TOKENS_PER_CATEGORY = 120  # room for a quote and a value per category; bounds a looping model
+# The schema bounds every string, so one category's entry fits this many tokens even when a looping
+# model spends a token per character ("1.1.1.1"), plus the category name, keys and punctuation:
+# the reply always closes as valid JSON.
+REPLY_TOKENS_PER_CATEGORY = MAX_QUOTES * QUOTE_CHARS + VALUE_CHARS + 48
 CHAT_TEMPLATE_TOKENS = 16  # what `LLMBackend.count_messages` adds for a two-message chat
 
 Retrieved = Callable[[Category], Sequence[Span]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 from rag.candidates import select_candidates
 from rag.categories import CategoryError, load_catalogue
 from rag.clause_report import CSV_FIELDS
-from rag.clauses import ClauseDocument, review_document
+from rag.clause_prompt import group_schema
+from rag.clauses import ClauseDocument, reply_tokens, review_document
 from rag.eval_clauses import jaccard, score_finding
 from rag.extract import Duration, find_governing_law, find_notice_periods, find_parties, parse_date
 from rag.llm.base import LLMBackend
@@ -200,3 +202,18 @@ def test_configured_default_categories_apply_only_when_none_are_named() -> None:
     assert {c.name for c in catalogue_for(configured).categories} == {"Governing Law", "Parties"}
     assert [c.name for c in catalogue_for(configured, ["Audit Rights"]).categories] == ["Audit Rights"]
     assert len(catalogue_for(ClauseSettings()).categories) == 41
+
+
+def test_longest_reply_the_schema_allows_fits_the_reply_budget() -> None:
+    """A looping model fills every string to its bound ("1.1.1.1", a token per character); even then
+    the JSON closes inside the reserved reply, so it is never cut mid-string (it was, before bounds)."""
+    for group in load_catalogue().groups:
+        schema = group_schema(group.categories)
+        skeleton, string_chars = {}, 0
+        for category in group.categories:
+            entry = schema["properties"][category.name]["properties"]
+            quotes = entry["quotes"]["maxItems"]
+            skeleton[category.name] = {"present": False, "quotes": [""] * quotes, "value": "", "confidence": "high"}
+            string_chars += quotes * entry["quotes"]["items"]["maxLength"] + entry["value"]["maxLength"]
+        worst_case = llama3_token_count(json.dumps(skeleton, indent=1)) + string_chars
+        assert worst_case <= reply_tokens(group), group.id
