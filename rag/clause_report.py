@@ -27,6 +27,10 @@ class ClauseQuote:
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "page": self.page, "start": self.start, "end": self.end}
 
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ClauseQuote:
+        return cls(str(raw["text"]), int(raw["page"]), int(raw["start"]), int(raw["end"]))
+
 
 @dataclass(frozen=True)
 class ClauseFinding:
@@ -44,6 +48,11 @@ class ClauseFinding:
             "value": self.value,
             "note": self.note,
         }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ClauseFinding:
+        quotes = tuple(ClauseQuote.from_json(q) for q in raw.get("quotes", []))
+        return cls(raw["category"], raw["status"], quotes, raw.get("value", ""), raw.get("note", ""))
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,12 @@ class ClauseReport:
             "counts": self.counts(),
             "findings": [f.to_json() for f in self.findings],
         }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> ClauseReport:
+        """A report read back from `to_json` (a batch's `NAME.clauses.json`, `quire clauses --json`)."""
+        findings = tuple(ClauseFinding.from_json(f) for f in raw["findings"])
+        return cls(raw["doc_id"], raw["name"], findings, raw["backend"], raw["model"], float(raw.get("seconds", 0.0)))
 
     def csv_rows(self) -> list[dict[str, str]]:
         """One row per category, keys `CSV_FIELDS`: a spreadsheet a reviewer can sort and filter."""

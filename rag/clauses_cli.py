@@ -120,6 +120,14 @@ def register(
         candidates_only: Annotated[
             bool, typer.Option("--candidates-only", help="Only candidate recall (no model calls).")
         ] = False,
+        reports: Annotated[
+            Path | None,
+            typer.Option(
+                "--reports",
+                help="Score the *.clauses.json already in this folder (a `quire batch --clauses` --out) "
+                "instead of asking the model; contracts without one are left out.",
+            ),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     ) -> None:
         """Span precision/recall, missed-clause rate and candidate recall per category."""
@@ -131,7 +139,7 @@ def register(
             with err.status("evaluating…") as status:
                 result = evaluate_clauses(
                     settings, labels, limit, _categories(categories), not candidates_only,
-                    progress=lambda name: status.update(f"evaluating {name}"),
+                    progress=lambda name: status.update(f"evaluating {name}"), reports=reports,
                 )  # fmt: skip
             if as_json:
                 emit(result)
@@ -149,3 +157,5 @@ def _print_evaluation(result: dict[str, Any]) -> None:
     out.print(table)
     tokens, limit = result["max_call_tokens"], result["call_tokens"]
     out.print(f"largest call: {tokens} tokens (limit {limit}), {result['seconds']}s")
+    if result["without_report"]:
+        out.print(f"left out, no saved report: {', '.join(result['without_report'])}")

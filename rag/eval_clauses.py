@@ -6,6 +6,11 @@ Llama-3 tokens. Extraction: span precision/recall where a shown quote matches a 
 span when their character Jaccard overlap is at least 0.5 (CUAD's threshold), and the
 missed-clause rate (labelled present, answered absent). The contracts are ingested into a
 temporary store so the user's own store is never touched.
+
+Extraction can also score reports already written (`quire batch --clauses`, `quire clauses
+--json`): a night's batch over the labelled `.txt` files is then evaluated without asking the
+model again. Reports are matched by document id, the sha256 of the content, so a report scores
+only the exact text its offsets index.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class Evaluation:
     per_category: dict[str, CategoryScore] = field(default_factory=dict)
     max_call_tokens: int = 0
     contracts: list[str] = field(default_factory=list)
+    without_report: list[str] = field(default_factory=list)
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -118,6 +124,24 @@ def score_finding(gold: Sequence[Span], predicted: Sequence[Span], answered: boo
     return score
 
 
+def read_reports(folder: Path) -> dict[str, ClauseReport]:
+    """Clause reports in `folder` (`*.clauses.json`, one report or a list of them per file), by doc id."""
+    if not folder.is_dir():
+        raise QuireError(f"no folder at {folder}: give the --out folder of `quire batch --clauses`")
+    reports: dict[str, ClauseReport] = {}
+    for path in sorted(folder.glob("*.clauses.json")):
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            for item in raw if isinstance(raw, list) else [raw]:
+                report = ClauseReport.from_json(item)
+                reports[report.doc_id] = report
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise QuireError(
+                f"{path} is not a clause report ({error}): it should come from `quire clauses --json`"
+            ) from error
+    return reports
+
+
 def score_report(report: ClauseReport, contract: LabelledContract) -> dict[str, CategoryScore]:
     """Quotes of `present` and `needs_review` findings count as answers: a person is shown both."""
     scores = {}
@@ -154,12 +178,15 @@ def evaluate_clauses(
     categories: Sequence[str] | None = None,
     extraction: bool = True,
     progress: Callable[[str], None] | None = None,
+    reports: Path | None = None,
 ) -> dict[str, Any]:
-    """Ingest the labelled contracts into a temporary store, then score candidates (and the model)."""
+    """Ingest the labelled contracts into a temporary store, then score candidates and the model's
+    findings (asked now, or read from the saved `reports`; contracts without one are left out)."""
     from rag.service import Quire
 
     began = time.perf_counter()
     contracts = read_labels(labels, limit)
+    saved = read_reports(reports) if reports else None
     result = Evaluation()
     with tempfile.TemporaryDirectory(prefix="quire-eval-") as tmp:
         service = Quire(settings.with_data_dir(Path(tmp)))
@@ -172,19 +199,35 @@ def evaluate_clauses(
             if progress:
                 progress(contract.name)
             doc_id = doc_ids[contract.path.resolve()]
+            if saved is not None and doc_id not in saved:
+                result.without_report.append(contract.name)
+                continue
             scores, largest = candidate_scores(service, doc_id, contract, categories)
             result.max_call_tokens = max(result.max_call_tokens, largest)
             if extraction:
-                for name, score in score_report(service.review_clauses(doc_id, categories), contract).items():
-                    scores[name].add(score)
+                report = saved[doc_id] if saved is not None else service.review_clauses(doc_id, categories)
+                for name, score in score_report(report, contract).items():
+                    if name in scores:  # a saved report may hold more categories than asked
+                        scores[name].add(score)
             for name, score in scores.items():
                 result.per_category.setdefault(name, CategoryScore()).add(score)
             result.contracts.append(contract.name)
-        backend = service.backend_choice().backend if extraction else None
-    return _summary(result, extraction, backend, settings, time.perf_counter() - began)
+        model = _model_of(service, saved) if extraction else None
+    return _summary(result, extraction, model, settings, time.perf_counter() - began)
 
 
-def _summary(result: Evaluation, extraction: bool, backend: Any, settings: Settings, seconds: float) -> dict[str, Any]:
+def _model_of(service: Any, saved: dict[str, ClauseReport] | None) -> tuple[str, str]:
+    """(backend, model) that produced the findings: the saved reports' own, else the service's."""
+    if saved:
+        report = next(iter(saved.values()))
+        return report.backend, report.model
+    backend = service.backend_choice().backend
+    return backend.name, backend.model
+
+
+def _summary(
+    result: Evaluation, extraction: bool, model: tuple[str, str] | None, settings: Settings, seconds: float
+) -> dict[str, Any]:
     total = CategoryScore()
     for score in result.per_category.values():
         total.add(score)
@@ -195,8 +238,9 @@ def _summary(result: Evaluation, extraction: bool, backend: Any, settings: Setti
         "max_call_tokens": result.max_call_tokens,
         "overall": total.to_json(extraction),
         "per_category": {name: s.to_json(extraction) for name, s in result.per_category.items()},
-        "backend": backend.name if backend else None,
-        "model": backend.model if backend else None,
+        "without_report": result.without_report,
+        "backend": model[0] if model else None,
+        "model": model[1] if model else None,
         "match": f"character Jaccard >= {MATCH_JACCARD}",
         "seconds": round(seconds, 1),
     }

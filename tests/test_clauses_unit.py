@@ -11,8 +11,8 @@ import pytest
 
 from rag.candidates import select_candidates
 from rag.categories import CategoryError, load_catalogue
-from rag.clause_report import CSV_FIELDS
 from rag.clause_prompt import group_schema
+from rag.clause_report import CSV_FIELDS
 from rag.clauses import ClauseDocument, reply_tokens, review_document
 from rag.eval_clauses import jaccard, score_finding
 from rag.extract import Duration, find_governing_law, find_notice_periods, find_parties, parse_date
@@ -217,3 +217,38 @@ def test_longest_reply_the_schema_allows_fits_the_reply_budget() -> None:
             string_chars += quotes * entry["quotes"]["items"]["maxLength"] + entry["value"]["maxLength"]
         worst_case = llama3_token_count(json.dumps(skeleton, indent=1)) + string_chars
         assert worst_case <= reply_tokens(group), group.id
+
+
+def test_eval_scores_saved_reports_without_asking_the_model(tmp_path: Path) -> None:
+    """A batch's *.clauses.json are scored by document id; a contract without one is left out."""
+    import hashlib
+
+    from rag.clause_report import ClauseFinding, ClauseQuote, ClauseReport
+    from rag.eval_clauses import evaluate_clauses
+    from rag.settings import Settings
+
+    sentence = CONTRACT_TEXT.index("governed by")
+    gold = (CONTRACT_TEXT.rfind("\n", 0, sentence) + 1, CONTRACT_TEXT.index("\n", sentence))
+    (tmp_path / "msa.txt").write_text(CONTRACT_TEXT, encoding="utf-8")
+    (tmp_path / "other.txt").write_text(CONTRACT_TEXT.replace("Acme", "Zenith"), encoding="utf-8")
+    law = {"Governing Law": {"spans": [{"start": gold[0], "end": gold[1]}]}}
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        "".join(json.dumps({"contract": n, "txt": f"{n}.txt", "clauses": law}) + "\n" for n in ("msa", "other")),
+        encoding="utf-8",
+    )
+    quote = ClauseQuote(CONTRACT_TEXT[gold[0] : gold[1]], 1, *gold)
+    report = ClauseReport(
+        hashlib.sha256((tmp_path / "msa.txt").read_bytes()).hexdigest(), "msa.txt",
+        (ClauseFinding("Governing Law", "present", (quote,), "New York"),), "llamacpp", "saved-model",
+    )  # fmt: skip
+    reports = tmp_path / "out"
+    reports.mkdir()
+    (reports / "msa.clauses.json").write_text(json.dumps(report.to_json()), encoding="utf-8")
+    assert ClauseReport.from_json(report.to_json()) == report
+
+    result = evaluate_clauses(
+        Settings().with_data_dir(tmp_path / "d"), labels, None, ["Governing Law"], reports=reports
+    )
+    assert (result["contracts"], result["without_report"], result["model"]) == (1, ["other"], "saved-model")
+    assert result["overall"]["span_recall"] == 1.0 and result["overall"]["span_precision"] == 1.0
