@@ -40,7 +40,12 @@ def rule_evidence(category: Category, text: str) -> list[Found]:
 
 
 def normalise(category: Category, value: str, quotes: Sequence[str], rules: Sequence[Found]) -> str:
-    """The answer in the category's format, from the model's value, its quotes, else the rules."""
+    """The answer in the category's format, on one line with plain spaces: PDF text carries no-break
+    spaces and line breaks that belong in a verbatim quote, not in a value a table sorts on."""
+    return " ".join(_in_format(category, value, quotes, rules).split())
+
+
+def _in_format(category: Category, value: str, quotes: Sequence[str], rules: Sequence[Found]) -> str:
     words = " ".join([value, *quotes])
     kind = category.value
     if kind == "yes_no":

@@ -13,6 +13,7 @@ from rag.candidates import select_candidates
 from rag.categories import CategoryError, load_catalogue
 from rag.clause_prompt import group_schema
 from rag.clause_report import CSV_FIELDS
+from rag.clause_values import normalise
 from rag.clauses import ClauseDocument, reply_tokens, review_document
 from rag.eval_clauses import jaccard, score_finding
 from rag.extract import Duration, find_governing_law, find_notice_periods, find_parties, parse_date
@@ -110,6 +111,8 @@ def test_extractors() -> None:
     assert Duration(3, "year").add_to(date(2021, 1, 5)) == date(2024, 1, 4)
     for hit in find_governing_law(CONTRACT_TEXT) + find_parties(CONTRACT_TEXT):
         assert CONTRACT_TEXT[hit.start : hit.end] == hit.text
+    name = load_catalogue().get("Document Name")
+    assert normalise(name, "AGENCY\xa0AGREEMENT\n", ["AGENCY\xa0AGREEMENT"], []) == "AGENCY AGREEMENT"
 
 
 def test_statuses_from_a_scripted_model() -> None:
