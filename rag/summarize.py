@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from rag.answer import whole_document_passages
 from rag.errors import ContextOverflow, DocumentNotFound
+from rag.extract import Found, find_effective_date, find_parties
 from rag.llm.base import LLMBackend, Message
 from rag.prompts import sources_first_messages
 from rag.registry import Registry
@@ -71,7 +72,11 @@ class Coverage:
     @property
     def line(self) -> str:
         if len(self.pages) == self.total_pages:
-            where = f"all {self.total_pages} pages ({page_ranges(self.pages)})"
+            where = (
+                f"all {self.total_pages} pages ({page_ranges(self.pages)})"
+                if self.total_pages > 1
+                else "its one page (page 1)"
+            )
         else:
             where = f"{len(self.pages)} of {self.total_pages} pages ({page_ranges(self.pages)})"
             blank = sorted(set(range(1, self.total_pages + 1)) - set(self.text_pages))
@@ -303,7 +308,10 @@ class Summarizer:
 
         headline, terms = parse_items(raw)
         headline = shown(headline)
-        key_terms = tuple((term, shown(terms.get(term, NOT_STATED))) for term in KEY_TERMS)
+        from_rules = rule_key_terms(text, page_map, quotes)
+        key_terms = tuple(
+            (term, shown(terms[term]) if term in terms else from_rules.get(term, NOT_STATED)) for term in KEY_TERMS
+        )
         markdown = render_markdown(name, headline, key_terms, coverage, mode, self.backend)
         return Summary(
             doc_id=doc_id,
@@ -329,6 +337,26 @@ def _verified_or_plain(phrase: str, document: NormalizedText, page_map: Any, tex
     page = page_at(page_map, span[0])
     found.append(Quote(text[span[0] : span[1]], page, span[0], span[1]))
     return f"\u201c{phrase.strip()}\u201d (p. {page})"
+
+
+def rule_key_terms(text: str, page_map: Any, found: list[Quote]) -> dict[str, str]:
+    """Parties and date from the rule-based extractors, for key terms the model left out: the
+    contract's own words, verbatim with their page (a small model often reports neither)."""
+
+    def quoted(hits: Sequence[Found]) -> str:
+        for hit in hits:
+            found.append(Quote(hit.text, page_at(page_map, hit.start), hit.start, hit.end))
+        shown = "; ".join(dict.fromkeys(f"\u201c{h.text}\u201d (p. {page_at(page_map, h.start)})" for h in hits))
+        return f"{shown} _(found by the rule-based extractors; the model reported none)_"
+
+    terms = {}
+    parties = find_parties(text)
+    if parties:
+        terms["Parties"] = quoted(parties)
+    dated = find_effective_date(text)
+    if dated:
+        terms["Dates"] = quoted([dated])
+    return terms
 
 
 def parse_items(raw: str) -> tuple[str, dict[str, str]]:
@@ -358,7 +386,7 @@ def render_markdown(
     lines += [f"- **{term}:** {value}" for term, value in key_terms]
     lines += [
         "",
-        f"**Coverage:** {coverage.line}.",
+        f"**Coverage:** {coverage.line.rstrip('.')}.",
         "",
         f"_Summarised from {how} by {backend.name}:{backend.model} (num_ctx {backend.num_ctx}). "
         "Only phrases found verbatim in the document are shown in quotation marks._",

@@ -95,6 +95,10 @@ def test_only_verified_phrases_are_shown_as_quotes(stored: Quire) -> None:
     assert "capped at one million dollars in all cases" in summary.markdown  # kept, but not as a quote
     assert "capped at one million dollars in all cases" not in shown
     assert dict(summary.key_terms)["Termination"].startswith("not stated")
+    # the model gave no dates: the rule-based extractor's date, verbatim with its page, fills the gap
+    dates = dict(summary.key_terms)["Dates"]
+    assert dates.startswith("\u201cJanuary 5, 2021\u201d (p. 1)") and "rule-based" in dates
+    assert any(q.text == "January 5, 2021" for q in summary.quotes)
 
 
 @pytest.mark.slow
