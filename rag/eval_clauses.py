@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.discover import sha256_file
 from rag.clause_report import ClauseReport
 from rag.clause_service import catalogue_for, retrieval_for, stored_document
 from rag.clauses import excerpt_budget, plan_group
@@ -188,6 +189,10 @@ def evaluate_clauses(
     contracts = read_labels(labels, limit)
     saved = read_reports(reports) if reports else None
     result = Evaluation()
+    if saved is not None:  # only contracts with a saved report are ingested and scored
+        with_report = [c for c in contracts if sha256_file(c.path) in saved]
+        result.without_report = [c.name for c in contracts if c not in with_report]
+        contracts = with_report
     with tempfile.TemporaryDirectory(prefix="quire-eval-") as tmp:
         service = Quire(settings.with_data_dir(Path(tmp)))
         ingested = service.ingest([c.path for c in contracts])
@@ -199,9 +204,6 @@ def evaluate_clauses(
             if progress:
                 progress(contract.name)
             doc_id = doc_ids[contract.path.resolve()]
-            if saved is not None and doc_id not in saved:
-                result.without_report.append(contract.name)
-                continue
             scores, largest = candidate_scores(service, doc_id, contract, categories)
             result.max_call_tokens = max(result.max_call_tokens, largest)
             if extraction:
