@@ -2,7 +2,7 @@
 each summary covers every page with text, at the default window and at a small forced one
 (which must switch to map-reduce). Writes bench/results/summaries.json.
 
-    python bench/summaries.py [--num-ctx 8192 2048] [--limit 3] [--max-bytes 200000]
+    python bench/summaries.py [--num-ctx 8192 2048] [--limit 3] [--max-bytes 200000] [--out FILE]
 
 Shortest contracts first; `make bench` runs the first 3; `--limit 0` runs all of them
 (hours with the demo model).
@@ -31,8 +31,7 @@ from rag.settings import Settings  # noqa: E402
 CONTRACTS = Path(os.environ.get("QUIRE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "contracts"
 
 
-def save(rows: list[dict]) -> None:
-    out = ROOT / "bench" / "results" / "summaries.json"
+def save(rows: list[dict], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
@@ -43,6 +42,7 @@ def main() -> int:
     parser.add_argument("--num-ctx", type=int, nargs="+", default=[8192, 2048])
     parser.add_argument("--limit", type=int, default=3, help="only the first N contracts (0: all)")
     parser.add_argument("--max-bytes", type=int, default=200_000, help="skip longer texts (0: none)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "summaries.json")
     args = parser.parse_args()
     files = sorted(args.contracts.glob("*.txt"), key=lambda f: f.stat().st_size)[: args.limit or None]
     if not files:
@@ -77,8 +77,8 @@ def main() -> int:
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)
-                save(rows)  # after every contract: a long run stopped early keeps what it measured
-    save(rows)
+                save(rows, args.out)  # after every contract: a long run stopped early keeps what it measured
+    save(rows, args.out)
     failed = [r for r in rows if r["status"] not in ("ok",) and not r["status"].startswith("skipped")]
     print(f"{len(rows) - len(failed)} of {len(rows)} runs ok or skipped; {len(failed)} failed")
     return 1 if failed else 0
