@@ -136,7 +136,8 @@ def _rule_quotes(doc: ClauseDocument, rules: Sequence[Found]) -> tuple[ClauseQuo
 
 def absence_note(doc: ClauseDocument, candidates: CandidateSet) -> str:
     if candidates.whole_document:
-        return f"not found: the model read the whole document ({len(doc.pages)} pages)"
+        count = len(doc.pages)
+        return f"not found: the model read the whole document ({count} page{'' if count == 1 else 's'})"
     pages = sorted({p for e in candidates.excerpts for p in range(e.page_start, e.page_end + 1)})
     return (
         f"not found: every page was searched by keyword cues and retrieval; the model read the "
