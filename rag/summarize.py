@@ -308,7 +308,7 @@ class Summarizer:
 
         headline, terms = parse_items(raw)
         headline = shown(headline)
-        from_rules = rule_key_terms(text, page_map, quotes)
+        from_rules = rule_key_terms(text, page_map, quotes, missing=[t for t in KEY_TERMS if t not in terms])
         key_terms = tuple(
             (term, shown(terms[term]) if term in terms else from_rules.get(term, NOT_STATED)) for term in KEY_TERMS
         )
@@ -339,9 +339,10 @@ def _verified_or_plain(phrase: str, document: NormalizedText, page_map: Any, tex
     return f"\u201c{phrase.strip()}\u201d (p. {page})"
 
 
-def rule_key_terms(text: str, page_map: Any, found: list[Quote]) -> dict[str, str]:
-    """Parties and date from the rule-based extractors, for key terms the model left out: the
-    contract's own words, verbatim with their page (a small model often reports neither)."""
+def rule_key_terms(text: str, page_map: Any, found: list[Quote], missing: Sequence[str]) -> dict[str, str]:
+    """Parties and date from the rule-based extractors, for those of the key terms the model left
+    out: the contract's own words, verbatim with their page (a small model often reports neither).
+    Only what is shown joins `found`, the summary's verified quotes."""
 
     def quoted(hits: Sequence[Found]) -> str:
         for hit in hits:
@@ -350,10 +351,10 @@ def rule_key_terms(text: str, page_map: Any, found: list[Quote]) -> dict[str, st
         return f"{shown} _(found by the rule-based extractors; the model reported none)_"
 
     terms = {}
-    parties = find_parties(text)
+    parties = find_parties(text) if "Parties" in missing else []
     if parties:
         terms["Parties"] = quoted(parties)
-    dated = find_effective_date(text)
+    dated = find_effective_date(text) if "Dates" in missing else None
     if dated:
         terms["Dates"] = quoted([dated])
     return terms

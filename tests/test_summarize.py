@@ -99,6 +99,7 @@ def test_only_verified_phrases_are_shown_as_quotes(stored: Quire) -> None:
     dates = dict(summary.key_terms)["Dates"]
     assert dates.startswith("\u201cJanuary 5, 2021\u201d (p. 1)") and "rule-based" in dates
     assert any(q.text == "January 5, 2021" for q in summary.quotes)
+    assert not any(q.text == "Acme Widgets Inc." for q in summary.quotes)  # the model gave parties: no rule quote
 
 
 @pytest.mark.slow
