@@ -3,7 +3,8 @@
 For every `*.clauses.json` in the batch's --out folder: each shown quote is exactly the stored
 document text at its offsets, on the page it names. For every `*.summary.md`: the coverage line
 says all pages fed it (a line naming pages without text is printed for a person to read). Prints
-one line per document and a total; exits 1 on any mismatch or missing coverage line. This is the done-when evidence for "every shown quote is verbatim in the source".
+one line per document and a total; exits 1 on any mismatch or missing coverage line. This is the
+done-when evidence for "every shown quote is verbatim in the source".
 
 Usage: python bench/check_outputs.py OUT_DIR DATA_DIR
 """
@@ -33,12 +34,11 @@ def quote_problems(registry: Registry, report: dict) -> tuple[int, list[str]]:
     for finding in report["findings"]:
         for quote in finding["quotes"]:
             checked += 1
+            page = page_at(pages, quote["start"])
             if text[quote["start"] : quote["end"]] != quote["text"]:
                 problems.append(f"{finding['category']}: quote not at its offsets")
-            elif page_at(pages, quote["start"]) != quote["page"]:
-                problems.append(
-                    f"{finding['category']}: quote on page {page_at(pages, quote['start'])}, not {quote['page']}"
-                )
+            elif page != quote["page"]:
+                problems.append(f"{finding['category']}: quote on page {page}, not {quote['page']}")
     return checked, problems
 
 

@@ -136,7 +136,7 @@ def read_reports(folder: Path) -> dict[str, ClauseReport]:
             for item in raw if isinstance(raw, list) else [raw]:
                 report = ClauseReport.from_json(item)
                 reports[report.doc_id] = report
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError) as error:  # json.JSONDecodeError is a ValueError
             raise QuireError(
                 f"{path} is not a clause report ({error}): it should come from `quire clauses --json`"
             ) from error
@@ -218,11 +218,12 @@ def evaluate_clauses(
     return _summary(result, extraction, model, settings, time.perf_counter() - began)
 
 
-def _model_of(service: Any, saved: dict[str, ClauseReport] | None) -> tuple[str, str]:
-    """(backend, model) that produced the findings: the saved reports' own, else the service's."""
-    if saved:
-        report = next(iter(saved.values()))
-        return report.backend, report.model
+def _model_of(service: Any, saved: dict[str, ClauseReport] | None) -> tuple[str, str] | None:
+    """(backend, model) that produced the findings: the saved reports' own (none in an empty folder:
+    no model is loaded just to name it), else the service's."""
+    if saved is not None:
+        report = next(iter(saved.values()), None)
+        return (report.backend, report.model) if report else None
     backend = service.backend_choice().backend
     return backend.name, backend.model
 

@@ -82,7 +82,8 @@ class Coverage:
             blank = sorted(set(range(1, self.total_pages + 1)) - set(self.text_pages))
             if blank:
                 where += f"; no text on {page_ranges(blank)}"
-        return f"{where}; sections: {', '.join(self.sections)}" if self.sections else where
+        line = f"{where}; sections: {', '.join(self.sections)}" if self.sections else where
+        return line.rstrip(".")  # a section title's own full stop ("3.01 Termination.") ends no sentence here
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -336,7 +337,12 @@ def _verified_or_plain(phrase: str, document: NormalizedText, page_map: Any, tex
         return phrase.strip()
     page = page_at(page_map, span[0])
     found.append(Quote(text[span[0] : span[1]], page, span[0], span[1]))
-    return f"\u201c{phrase.strip()}\u201d (p. {page})"
+    return shown_quote(phrase.strip(), page)
+
+
+def shown_quote(words: str, page: int) -> str:
+    """How a summary shows words found in the document: in quotation marks, with their page."""
+    return f"\u201c{words}\u201d (p. {page})"
 
 
 def rule_key_terms(text: str, page_map: Any, found: list[Quote], missing: Sequence[str]) -> dict[str, str]:
@@ -345,9 +351,9 @@ def rule_key_terms(text: str, page_map: Any, found: list[Quote], missing: Sequen
     Only what is shown joins `found`, the summary's verified quotes."""
 
     def quoted(hits: Sequence[Found]) -> str:
-        for hit in hits:
-            found.append(Quote(hit.text, page_at(page_map, hit.start), hit.start, hit.end))
-        shown = "; ".join(dict.fromkeys(f"\u201c{h.text}\u201d (p. {page_at(page_map, h.start)})" for h in hits))
+        quotes = [Quote(h.text, page_at(page_map, h.start), h.start, h.end) for h in hits]
+        found.extend(quotes)
+        shown = "; ".join(dict.fromkeys(shown_quote(q.text, q.page) for q in quotes))
         return f"{shown} _(found by the rule-based extractors; the model reported none)_"
 
     terms = {}
@@ -387,7 +393,7 @@ def render_markdown(
     lines += [f"- **{term}:** {value}" for term, value in key_terms]
     lines += [
         "",
-        f"**Coverage:** {coverage.line.rstrip('.')}.",
+        f"**Coverage:** {coverage.line}.",
         "",
         f"_Summarised from {how} by {backend.name}:{backend.model} (num_ctx {backend.num_ctx}). "
         "Only phrases found verbatim in the document are shown in quotation marks._",
