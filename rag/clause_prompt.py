@@ -26,23 +26,39 @@ SYSTEM_CLAUSES = (
 )
 
 
-def category_schema() -> dict[str, Any]:
-    """Bounded strings: a small model that loops inside a quote is cut by the grammar, so the JSON
-    still closes within the reply budget instead of running out of tokens mid-string."""
+def found_schema() -> dict[str, Any]:
+    """A clause the model says is there: at least one quote. Bounded strings: a small model that
+    loops inside a quote is cut by the grammar, so the JSON still closes within the reply budget
+    instead of running out of tokens mid-string."""
     return {
         "type": "object",
         "properties": {
-            "present": {"type": "boolean"},
+            "present": {"const": True},
             "quotes": {
                 "type": "array",
                 "items": {"type": "string", "maxLength": QUOTE_CHARS},
+                "minItems": 1,
                 "maxItems": MAX_QUOTES,
             },
             "value": {"type": "string", "maxLength": VALUE_CHARS},
             "confidence": {"type": "string", "enum": ["high", "low"]},
         },
         "required": ["present", "quotes", "value", "confidence"],
+        "additionalProperties": False,
     }
+
+
+def category_schema() -> dict[str, Any]:
+    """Either `{"present": false}` and nothing more, or a found clause. An absent clause's quotes
+    would be thrown away, so the grammar closes the entry at once: a small model otherwise spent
+    hundreds of tokens filling them with made-up text."""
+    absent = {
+        "type": "object",
+        "properties": {"present": {"const": False}},
+        "required": ["present"],
+        "additionalProperties": False,
+    }
+    return {"anyOf": [absent, found_schema()]}
 
 
 def group_schema(categories: Sequence[Category]) -> dict[str, Any]:

@@ -207,6 +207,24 @@ def test_configured_default_categories_apply_only_when_none_are_named() -> None:
     assert len(catalogue_for(ClauseSettings()).categories) == 41
 
 
+def test_an_absent_clause_is_answered_with_present_false_and_nothing_more() -> None:
+    """Quotes of an absent clause would be thrown away: the schema closes the entry at once, and a
+    found clause must come with a quote."""
+    from jsonschema import Draft202012Validator
+
+    group = load_catalogue().groups[0]
+    validator = Draft202012Validator(group_schema(group.categories))
+    found = {"present": True, "quotes": ["AGENCY AGREEMENT"], "value": "Agency Agreement", "confidence": "high"}
+    absent = {"present": False}
+
+    def reply(entry: dict) -> dict:
+        return {c.name: entry for c in group.categories}
+
+    assert validator.is_valid(reply(found)) and validator.is_valid(reply(absent))
+    assert not validator.is_valid(reply({**absent, "quotes": ["made up"]}))
+    assert not validator.is_valid(reply({**found, "quotes": []}))
+
+
 def test_longest_reply_the_schema_allows_fits_the_reply_budget() -> None:
     """A looping model fills every string to its bound ("1.1.1.1", a token per character); even then
     the JSON closes inside the reserved reply, so it is never cut mid-string (it was, before bounds)."""
@@ -214,7 +232,8 @@ def test_longest_reply_the_schema_allows_fits_the_reply_budget() -> None:
         schema = group_schema(group.categories)
         skeleton, string_chars = {}, 0
         for category in group.categories:
-            entry = schema["properties"][category.name]["properties"]
+            found = schema["properties"][category.name]["anyOf"][1]
+            entry = found["properties"]
             quotes = entry["quotes"]["maxItems"]
             skeleton[category.name] = {"present": False, "quotes": [""] * quotes, "value": "", "confidence": "high"}
             string_chars += quotes * entry["quotes"]["items"]["maxLength"] + entry["value"]["maxLength"]

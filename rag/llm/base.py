@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rag.llm.loops import without_loop
+
 Message = dict[str, str]
 
 DEMO_MODEL_NOTICE = (
@@ -71,8 +73,9 @@ class LLMBackend(ABC):
         """Tokens `text` takes with this backend's tokenizer."""
 
     def complete(self, messages: list[Message], *, max_tokens: int) -> Completion:
+        """The whole reply, a looping tail cut back to one copy (see `rag.llm.loops`)."""
         stream = self.stream_chat(messages, max_tokens=max_tokens)
-        text = stream.text()
+        text = without_loop(stream.text())
         return Completion(text=text, usage=stream.usage or Usage(self.count_messages(messages), 0))
 
     def count_messages(self, messages: list[Message]) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from rag.errors import BackendUnavailable, ContextOverflow
 from rag.llm.base import ChatStream, LLMBackend, Message, Usage, parse_json_reply
+from rag.llm.loops import loop_start
 
 DEMO_MODEL_NAME = "SmolLM2-135M-Instruct (built-in demo)"
 
@@ -117,11 +118,16 @@ class LlamaCppBackend(LLMBackend):
                     response = self._llm.create_chat_completion(
                         messages=messages, max_tokens=max_tokens, temperature=self.temperature, stream=True
                     )
+                    produced = ""
                     for event in response:
                         delta = event["choices"][0]["delta"].get("content")
                         if delta:
                             completion_tokens += 1
+                            produced += delta
                             yield delta
+                            if loop_start(produced) is not None:  # the rest would be the same words again
+                                response.close()
+                                break
                 except ValueError as error:  # llama-cpp raises ValueError when the window overflows
                     raise ContextOverflow(str(error)) from error
                 usage["u"] = Usage(prompt_tokens, completion_tokens)
