@@ -67,9 +67,9 @@ def main() -> int:
         for num_ctx in args.num_ctx:
             quire = Quire(base.model_copy(update={"llm": base.llm.model_copy(update={"num_ctx": num_ctx})}))
             for path in todo:
-                row = {"contract": path.name, "num_ctx": num_ctx}
                 if (path.name, num_ctx) in done:
                     continue
+                row = {"contract": path.name, "num_ctx": num_ctx}
                 if args.max_bytes and path.stat().st_size > args.max_bytes:
                     rows.append({**row, "status": "skipped (too long for this run)"})
                     continue
