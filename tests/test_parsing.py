@@ -172,6 +172,20 @@ def test_pdf_pages_keep_their_text_and_quality(contract_pdf: Path) -> None:
     assert "governed by and construed" in doc.text[third.start : third.end]
 
 
+def test_no_break_spaces_between_words_are_read_as_plain_spaces(folder: Path) -> None:
+    """Many EDGAR PDFs separate every word with U+00A0; phrases must still match and offsets hold."""
+    pages = ["This\xa0Agreement\xa0shall\xa0be\xa0governed", "by\xa0the\xa0laws\xa0of\xa0Texas."]
+    doc = parse(make_pdf(folder / "nbsp.pdf", pages))
+    assert doc.text == "This Agreement shall be governed\n\nby the laws of Texas."
+    assert [doc.text[p.start : p.end] for p in doc.pages] == [
+        "This Agreement shall be governed",
+        "by the laws of Texas.",
+    ]
+    plain = folder / "nbsp.txt"
+    plain.write_text("Governing\xa0Law.\tTexas\u3000law\u2009applies\u202fhere.\n", encoding="utf-8")
+    assert parse(plain).text == "Governing Law.\tTexas law applies here.\n"
+
+
 def test_encrypted_pdf_needs_its_password(contract_pdf: Path, folder: Path) -> None:
     writer = PdfWriter(clone_from=contract_pdf)
     writer.encrypt(user_password="s3cret", owner_password="owner", algorithm="RC4-128")
