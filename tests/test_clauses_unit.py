@@ -70,6 +70,13 @@ def test_catalogue_has_41_cuad_categories_in_call_groups() -> None:
         catalogue.get("Weather Clause")
 
 
+def test_cues_match_typographic_quotes_of_pdfs() -> None:
+    """PDFs keep curly quotes (the CUAD .txt files straighten them): a defined party name is a cue either way."""
+    parties = load_catalogue().get("parties")
+    for preamble in ('Acme Corp. (the "Company")', "Acme Corp. (the \u201cCompany\u201d)"):
+        assert any(cue.search(preamble) for cue in parties.cues if "the" in cue.pattern)
+
+
 def test_firm_adds_its_own_category(tmp_path: Path) -> None:
     extra = tmp_path / "firm.toml"
     extra.write_text(
