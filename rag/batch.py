@@ -36,7 +36,7 @@ import httpx
 
 from ingest.discover import iter_files, sha256_file
 from rag.errors import BackendUnavailable, QuireError
-from rag.journal import Journal, StepRow
+from rag.journal import Journal, StepRow, seconds_left
 
 log = logging.getLogger("quire.batch")
 
@@ -569,6 +569,7 @@ def batch_status(out_dir: Path) -> dict[str, Any]:
             "in_progress": unfinished if running else [],
             "interrupted": [] if running else unfinished,  # left by a crash or a stop; the next run redoes them
             "failures": [{"path": s.path, "step": s.failed_step, "error": s.error} for s in statuses if s.failed_step],
+            "seconds_left": seconds_left(statuses, journal.steps(), steps),
         }
     finally:
         journal.close()

@@ -173,3 +173,10 @@ def status(
         console.print(
             f"  [red]failed[/red] {failure['path']} at {failure['step']}: {failure['error']}", highlight=False
         )
+    if report["seconds_left"]:
+        console.print(f"  about {_hours_minutes(report['seconds_left'])} of work left at this batch's pace so far")
+
+
+def _hours_minutes(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

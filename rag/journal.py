@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 JOURNAL_NAME = "journal.sqlite3"
@@ -313,3 +314,25 @@ def _file_status(f: FileRow, current: dict[str, StepRow], wanted: list[str]) -> 
         outputs.extend(sorted(row.outputs))
     complete = all(step in current and current[step].status == "done" for step in wanted)
     return FileStatus(f.path, f.out_name, state, complete, failed_step, error, tuple(outputs))
+
+
+def steps_left(status: FileStatus, wanted: list[str]) -> list[str]:
+    """The steps still to do for one file; none when it is complete or failed (a failed file waits for a fix)."""
+    if status.complete or status.failed_step:
+        return []
+    done = [step for step in wanted if STEP_STATES.get(step, step) == status.state]
+    return wanted[wanted.index(done[0]) + 1 :] if done else list(wanted)
+
+
+def seconds_left(statuses: list[FileStatus], finished: list[StepRow], wanted: list[str]) -> float | None:
+    """Rough time left at this batch's pace: each step still to do at the median time that step has
+    taken (the median, so a step that ran while the machine slept or was paused does not swamp it).
+    None while some step still to do has never finished here (no pace to go by)."""
+    durations: dict[str, list[float]] = {}
+    for row in finished:
+        if row.status == "done" and row.seconds is not None:
+            durations.setdefault(row.step, []).append(row.seconds)
+    left = [step for status in statuses for step in steps_left(status, wanted)]
+    if any(step not in durations for step in left):
+        return None
+    return sum(median(durations[step]) for step in left)

@@ -36,7 +36,7 @@ from rag.batch import (
     unique_out_name,
 )
 from rag.errors import BackendUnavailable, QuireError
-from rag.journal import Journal
+from rag.journal import FileStatus, Journal, StepRow, seconds_left, steps_left
 from rag.settings import Settings
 from tests.batch_fakes import CALLS_ENV, DELAY_ENV, FakeBatchService
 from tests.conftest import CONTRACT_TEXT, REPO_ROOT
@@ -336,6 +336,23 @@ def test_sigterm_stops_cleanly_and_status_works_during_and_after(tmp_path: Path)
     assert resumed.returncode == 2, resumed.stderr
     assert_complete_and_exactly_once(out, folder, ALL_STEPS, broken={"broken.pdf"})
     assert batch_status(out)["complete"] == 5
+    assert batch_status(out)["seconds_left"] == 0, "nothing left once every file is complete or failed"
+
+
+def test_time_left_counts_each_step_still_to_do_at_its_median_pace() -> None:
+    def file(state: str, complete: bool = False, failed: str | None = None) -> FileStatus:
+        return FileStatus(f"{state}.pdf", state, state, complete, failed, "broken" if failed else None, ())
+
+    def took(step: str, seconds: float) -> StepRow:
+        return StepRow("x.pdf", step, "sha", "done", 1, None, {}, seconds, None)
+
+    statuses = [file("queued"), file("ingested"), file("summarised"), file("reviewed", complete=True)]
+    statuses.append(file("failed", failed="ingest"))
+    assert [steps_left(s, ALL_STEPS) for s in statuses] == [ALL_STEPS, ALL_STEPS[1:], ["review"], [], []]
+    finished = [took("ingest", 1), took("summarize", 100), took("review", 400), took("review", 600)]
+    finished.append(took("review", 9000))  # a step the machine slept through: the median ignores it
+    assert seconds_left(statuses, finished, ALL_STEPS) == 1 + 2 * 100 + 3 * 600
+    assert seconds_left(statuses, finished[:1], ALL_STEPS) is None, "no summary has finished yet: no pace"
 
 
 class Crash(BaseException):
