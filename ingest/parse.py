@@ -6,6 +6,7 @@ process with limits (`ingest.isolate`), which calls `extract` below.
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +22,26 @@ if TYPE_CHECKING:  # the parsing child never imports pydantic: it starts faster
     from rag.settings import IngestSettings
 
 PAGE_SEPARATOR = "\n\n"
-# Unicode space separators (no-break, thin, ideographic ...) become plain spaces, one character for
-# one so that every offset stays put. A third of the CUAD PDFs put a no-break space between every
-# word: the model then read nearly twice the tokens, and cues such as "governing law" missed them.
-PLAIN_SPACES = str.maketrans(dict.fromkeys([0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000], " "))
 ISOLATED_KINDS = {"pdf", "docx", "html", "eml"}
+
+
+def _one_for_one() -> dict[int, str]:
+    """Characters stored as the single character they stand for, so that offsets stay put.
+
+    - Unicode space separators (no-break, thin, ideographic ...) -> a space: a third of the CUAD PDFs
+      put U+00A0 between every word, so the model read nearly twice the tokens and cues such as
+      "governing law" missed them.
+    - characters Unicode defines as another single character (U+037E GREEK QUESTION MARK is ";"):
+      most semicolons of the CUAD PDFs come out of pdfium as U+037E, and a quote with ";" did not match.
+    - U+FFFE, which pdfium returns for a hyphen it takes for a line-break one ("non", U+FFFE, "breaching").
+    """
+    table = {c: n for c in range(0x10000) if len(n := unicodedata.normalize("NFC", chr(c))) == 1 and n != chr(c)}
+    table.update(dict.fromkeys([0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000], " "))
+    table[0xFFFE] = "-"
+    return table
+
+
+ONE_FOR_ONE = _one_for_one()
 
 
 def decode_text(data: bytes) -> str:
@@ -130,6 +146,6 @@ def parse_file(source: SourceFile, settings: IngestSettings, password: str | Non
         name=source.name,
         path=str(path),
         kind=source.kind,
-        text=text.translate(PLAIN_SPACES),
+        text=text.translate(ONE_FOR_ONE),
         pages=pages,
     )

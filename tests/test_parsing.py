@@ -172,8 +172,9 @@ def test_pdf_pages_keep_their_text_and_quality(contract_pdf: Path) -> None:
     assert "governed by and construed" in doc.text[third.start : third.end]
 
 
-def test_no_break_spaces_between_words_are_read_as_plain_spaces(folder: Path) -> None:
-    """Many EDGAR PDFs separate every word with U+00A0; phrases must still match and offsets hold."""
+def test_look_alike_characters_of_pdfs_are_stored_as_the_plain_ones(folder: Path) -> None:
+    """EDGAR PDFs separate words with U+00A0 and give ";" as U+037E: phrases and quotes must still
+    match, and offsets hold (one character for one)."""
     pages = ["This\xa0Agreement\xa0shall\xa0be\xa0governed", "by\xa0the\xa0laws\xa0of\xa0Texas."]
     doc = parse(make_pdf(folder / "nbsp.pdf", pages))
     assert doc.text == "This Agreement shall be governed\n\nby the laws of Texas."
@@ -182,8 +183,8 @@ def test_no_break_spaces_between_words_are_read_as_plain_spaces(folder: Path) ->
         "by the laws of Texas.",
     ]
     plain = folder / "nbsp.txt"
-    plain.write_text("Governing\xa0Law.\tTexas\u3000law\u2009applies\u202fhere.\n", encoding="utf-8")
-    assert parse(plain).text == "Governing Law.\tTexas law applies here.\n"
+    plain.write_text("Governing\xa0Law.\tTexas\u3000law\u2009applies\u202fhere\u037e non\ufffebreaching\n")
+    assert parse(plain).text == "Governing Law.\tTexas law applies here; non-breaching\n"
 
 
 def test_encrypted_pdf_needs_its_password(contract_pdf: Path, folder: Path) -> None:
