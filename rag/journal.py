@@ -317,7 +317,8 @@ def _file_status(f: FileRow, current: dict[str, StepRow], wanted: list[str]) -> 
 
 
 def steps_left(status: FileStatus, wanted: list[str]) -> list[str]:
-    """The steps still to do for one file; none when it is complete or failed (a failed file waits for a fix)."""
+    """The steps still to do for one file; none when it is complete or failed (a run tries a file that
+    failed again only when it starts, so a failure adds nothing to this run's time left)."""
     if status.complete or status.failed_step:
         return []
     done = [step for step in wanted if STEP_STATES.get(step, step) == status.state]
