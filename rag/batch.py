@@ -465,7 +465,7 @@ def run_batch(
     service: Any, plan: BatchPlan, stop: threading.Event, progress: BatchProgress | None = None
 ) -> BatchOutcome:
     """Run (or resume) the batch; always leaves a valid journal and a fresh report in `plan.out_dir`."""
-    from rag.batch_report import write_report  # the report reads the journal; batch only writes it
+    from rag.batch_report import refresh_report, write_report  # the report reads the journal; batch only writes it
 
     progress = progress or BatchProgress()
     check_available(service, plan.steps)
@@ -488,11 +488,12 @@ def run_batch(
             runner = BatchRunner(service, plan, journal, run_id, stop)
             todo = [item for item in items if runner.pending_steps(item)]
             progress.on_start(len(items), len(items) - len(todo))
+            refresh_report(journal, plan)
             if todo:
                 warm_up(service)
                 if any(s.uses_llm for s in plan.steps):
                     pin_model(service)
-            outcomes, abandoned = _run_workers(runner, todo, progress)
+            outcomes, abandoned = _run_workers(runner, todo, progress, lambda: refresh_report(journal, plan))
             outcome_word = "stopped" if stop.is_set() else "finished"
             journal.end_run(run_id, outcome_word)
             write_report(journal, plan)
@@ -512,8 +513,13 @@ def run_batch(
             journal.close()
 
 
-def _run_workers(runner: BatchRunner, todo: list[WorkItem], progress: BatchProgress) -> tuple[list[str], int]:
-    """Process files on N threads; on stop, start nothing new and wait up to the grace for the rest."""
+def _run_workers(
+    runner: BatchRunner, todo: list[WorkItem], progress: BatchProgress, refresh_report: Callable[[], object]
+) -> tuple[list[str], int]:
+    """Process files on N threads; on stop, start nothing new and wait up to the grace for the rest.
+
+    The report is rewritten after every finished file, on this thread: a crash or a power cut in the
+    night leaves a morning report that lists all that was done, not the one the last clean stop wrote."""
     outcomes: list[str] = []
     pool = ThreadPoolExecutor(max_workers=max(1, runner.plan.workers), thread_name_prefix="batch")
     futures: dict[Future[str], WorkItem] = {pool.submit(runner.process, item, progress): item for item in todo}
@@ -521,6 +527,8 @@ def _run_workers(runner: BatchRunner, todo: list[WorkItem], progress: BatchProgr
     deadline: float | None = None
     while pending:
         done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        if any(not future.cancelled() for future in done):
+            refresh_report()
         for future in done:
             outcome = future.result() if not future.cancelled() else "stopped"
             outcomes.append(outcome)

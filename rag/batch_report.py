@@ -1,8 +1,8 @@
 """The morning report of a batch: `index.md`, `index.html` and the portfolio `clauses.csv`/`.xlsx`.
 
-Everything here is rebuilt from the journal and the per-document outputs at the end of every
-run (finished or stopped), so the report always matches what is on disk. Each file is written
-atomically; a reader never sees half a report.
+Everything here is rebuilt from the journal and the per-document outputs when a run starts, after
+every file it finishes and at its end (finished or stopped), so the report matches what is on disk
+even after a crash. Each file is written atomically; a reader never sees half a report.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,8 @@ from rag.journal import FileStatus, Journal
 PORTFOLIO_CSV = "clauses.csv"
 PORTFOLIO_XLSX = "clauses.xlsx"
 
+log = logging.getLogger("quire.batch")
+
 
 def write_report(journal: Journal, plan: BatchPlan) -> list[Path]:
     statuses = journal.file_statuses(plan.step_names)
@@ -33,6 +36,15 @@ def write_report(journal: Journal, plan: BatchPlan) -> list[Path]:
         atomic_write(plan.out_dir / name, text.encode("utf-8"))
         written.append(plan.out_dir / name)
     return written
+
+
+def refresh_report(journal: Journal, plan: BatchPlan) -> None:
+    """`write_report` during a run: a failure is logged, not raised, because the night's work matters
+    more than its report, which the next finished file (or the end of the run) writes again."""
+    try:
+        write_report(journal, plan)
+    except Exception:  # noqa: BLE001 - e.g. a full disk: the steps' own errors are handled where they happen
+        log.exception("the report could not be rewritten; it will be tried again after the next file")
 
 
 def _summary(statuses: list[FileStatus], plan: BatchPlan, run: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +65,18 @@ def _summary(statuses: list[FileStatus], plan: BatchPlan, run: dict[str, Any]) -
     }
 
 
+IN_PROGRESS_HINT = (
+    "The run was still going when this was written. If no batch is running now, it was interrupted "
+    "(a crash, a reboot): run the same command again to finish the rest; finished work is kept."
+)
+
+
+def _run_line(s: dict[str, Any]) -> tuple[str, str]:
+    """The run's number and outcome, and what to do when the report was written mid-run."""
+    outcome = s["run"].get("outcome")
+    return f"run {s['run'].get('run_id', '?')} {outcome or 'in progress'}", "" if outcome else IN_PROGRESS_HINT
+
+
 def _link_md(name: str) -> str:
     return f"[{name}]({quote(name)})"
 
@@ -62,13 +86,13 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(s: dict[str, Any]) -> str:
-    outcome = s["run"].get("outcome") or "running"
+    run, hint = _run_line(s)
     lines = [
         "# Batch report",
         "",
-        f"Folder `{s['folder']}` · steps {' + '.join(s['steps'])} · run {s['run'].get('run_id', '?')} "
-        f"{outcome} · written {s['written_at']}",
+        f"Folder `{s['folder']}` · steps {' + '.join(s['steps'])} · {run} · written {s['written_at']}",
         "",
+        *([hint, ""] if hint else []),
         f"**{s['complete']} of {len(s['files'])} files complete**, {len(s['failures'])} failed.",
         "",
         "| state | files |",
@@ -90,7 +114,7 @@ def render_markdown(s: dict[str, Any]) -> str:
 
 def render_html(s: dict[str, Any]) -> str:
     e = html.escape
-    outcome = s["run"].get("outcome") or "running"
+    run, hint = _run_line(s)
 
     def links(names: list[str] | tuple[str, ...]) -> str:
         return " · ".join(f'<a href="{e(quote(n))}">{e(n)}</a>' for n in names)
@@ -110,8 +134,9 @@ def render_html(s: dict[str, Any]) -> str:
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.failed{background:#fee}</style>",
         "</head><body>",
         "<h1>Batch report</h1>",
-        f"<p>Folder <code>{e(s['folder'])}</code> · steps {e(' + '.join(s['steps']))} · run "
-        f"{e(str(s['run'].get('run_id', '?')))} {e(outcome)} · written {e(s['written_at'])}</p>",
+        f"<p>Folder <code>{e(s['folder'])}</code> · steps {e(' + '.join(s['steps']))} · {e(run)} · "
+        f"written {e(s['written_at'])}</p>",
+        *([f"<p>{e(hint)}</p>"] if hint else []),
         f"<p><strong>{s['complete']} of {len(s['files'])} files complete</strong>, {len(s['failures'])} failed.</p>",
         f"<table><tr><th>state</th><th>files</th></tr>{rows}</table>",
     ]

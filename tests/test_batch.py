@@ -13,6 +13,7 @@ import io
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -22,12 +23,14 @@ import time
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 from rag.batch import (
     BatchBusy,
     BatchPlan,
+    BatchProgress,
     batch_lock,
     batch_status,
     plan_steps,
@@ -141,6 +144,14 @@ def assert_complete_and_exactly_once(out: Path, folder: Path, steps: list[str], 
         assert f"({name.replace(' ', '%20')})" in report
 
 
+def assert_report_links_exist(out: Path, files: int) -> None:
+    """What a killed batch leaves: a report that lists every file and links only outputs that are there."""
+    report = (out / "index.md").read_text(encoding="utf-8")
+    assert f" of {files} files complete" in report
+    for target in re.findall(r"\]\(([^)]+)\)", report):
+        assert (out / unquote(target)).is_file(), f"the report links {target}, which is not there"
+
+
 def assert_outputs_valid(out: Path, expected: set[str], portfolio: bool) -> None:
     own = {"journal.sqlite3", "journal.sqlite3-wal", "journal.sqlite3-shm", "batch.lock", "batch.log"}
     report = {"index.md", "index.html", "clauses.csv", "clauses.xlsx"}
@@ -214,6 +225,42 @@ def test_batch_writes_outputs_report_and_skips_finished_work(tmp_path: Path, set
         "reviewed": 4,
         "failed": 1,
     }
+
+
+def test_the_report_is_rewritten_after_every_file_so_a_crash_leaves_it_current(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report written only at a clean stop would be stale, or missing, after a reboot in the night."""
+    import rag.batch_report
+
+    folder = make_folder(tmp_path, documents=3)
+    out = tmp_path / "out"
+    seen: dict[str, str] = {}
+
+    def on_file_done(path: str, outcome: str) -> None:
+        seen[path] = (out / "index.md").read_text(encoding="utf-8")
+
+    real_render = rag.batch_report.render_html
+    failures = iter([OSError(28, "No space left on device")])
+
+    def render_failing_once(summary):
+        error = next(failures, None)
+        if error:
+            raise error
+        return real_render(summary)
+
+    monkeypatch.setattr(rag.batch_report, "render_html", render_failing_once)
+    run_batch(
+        FakeBatchService(settings), plan(folder, out), threading.Event(), BatchProgress(on_file_done=on_file_done)
+    )
+    assert len(seen) == 5
+    for path, report in seen.items():
+        state = "failed" if path == "broken.pdf" else "reviewed"
+        assert f"| {path} | {state} |" in report, f"the report did not list {path} as done when it was"
+        assert "The run was still going when this was written" in report
+    assert "could not be rewritten" in (out / "batch.log").read_text(), "the failed rewrite is logged"
+    final = (out / "index.md").read_text(encoding="utf-8")
+    assert "run 1 finished" in final and "still going" not in final
 
 
 class FlakyService(FakeBatchService):
@@ -300,6 +347,7 @@ def test_sigkill_at_random_points_then_resume_does_every_step_exactly_once(tmp_p
         proc.wait()
     print(f"seed {seed}: {kills} kills in {runs} runs")
     assert kills >= 10, f"seed {seed}: the batch finished before 10 kills"
+    assert_report_links_exist(out, files=sum(1 for p in folder.rglob("*") if p.is_file()))
     final = subprocess.run(cli_command(folder, out, tmp_path), cwd=REPO_ROOT, env=cli_env(tmp_path, 0.0),
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert final.returncode == 2, final.stderr  # 2: one file (broken.pdf) failed, the rest are done
