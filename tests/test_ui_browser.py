@@ -153,11 +153,6 @@ def test_upload_ask_and_open_the_cited_page(app_url: str, browser_page, contract
 
 
 def test_clause_csv_download(app_url: str, browser_page, shot_on_failure) -> None:
-    from rag.service import Quire
-    from ui.features import has_clause_review
-
-    if not has_clause_review(Quire):
-        pytest.skip("clause review (Quire.review_clauses) is not in this build yet; the Clauses view shows it disabled")
     page = browser_page
     page.goto(f"{app_url}/clauses")
     categories = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Categories")

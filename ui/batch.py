@@ -16,10 +16,10 @@ from typing import Any
 
 import streamlit as st
 
+from rag.batch import batch_status as read_batch_status
 from rag.errors import QuireError
 from rag.settings import Settings
 from ui import state
-from ui.features import disabled_panel, has_batch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_REPORT_BYTES = 20 * 2**20
@@ -62,10 +62,8 @@ def start_batch(settings: Settings, folder: Path, out: Path, steps: tuple[str, .
 
 def batch_status(out: str) -> dict[str, Any]:
     """What `quire batch status OUT --json` prints, read from the batch's journal in this process."""
-    from rag.batch import batch_status as read_status  # present once batch jobs land (`has_batch`)
-
     try:
-        return read_status(Path(out))
+        return read_batch_status(Path(out))
     except QuireError as error:
         return {"error": str(error)}
 
@@ -112,16 +110,6 @@ def report_files(out: Path) -> None:
 def view() -> None:
     settings = state.base_service().settings
     st.header("Batch")
-    if not has_batch():
-        disabled_panel(
-            "Batch jobs",
-            "the `quire batch` command",
-            "It will run a whole folder (ingest, summaries, clause tables) in its own process, "
-            "overnight if need be, and keep going when this tab or the app is closed.",
-        )
-        st.text_input("Folder on this machine", disabled=True, key="batch_folder")
-        st.button("Start batch", disabled=True, key="batch_start")
-        return
     folder = st.text_input("Folder on this machine", key="batch_folder", placeholder="/path/to/contracts")
     summaries = st.checkbox("Summaries", value=True, key="batch_summaries")
     clauses = st.checkbox("Clause tables and portfolio", value=True, key="batch_clauses")

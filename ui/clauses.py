@@ -15,7 +15,6 @@ import streamlit as st
 from rag.service import Quire
 from rag.types import DocumentInfo
 from ui import state
-from ui.features import disabled_panel, has_clause_review
 from ui.jobs import Job, JobRunner
 from ui.progress import show_progress, watch_jobs
 from ui.tasks import clauses_work
@@ -134,16 +133,6 @@ def view() -> None:
     quire = state.service()
     st.header("Clauses")
     documents = quire.documents()
-    if not has_clause_review(quire):
-        disabled_panel(
-            "Clause review",
-            "the clause service (`Quire.review_clauses`)",
-            "It will check the 41 CUAD categories with status, quote and page, export CSV/XLSX/JSON, "
-            "and build a portfolio table across contracts.",
-        )
-        pick_document(documents, "clauses_doc", disabled=True)
-        st.button("Review clauses", disabled=True, key="review")
-        return
     if not documents:
         st.info("The library is empty: add a contract on the **Library** page first.")
         return

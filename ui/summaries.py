@@ -10,7 +10,6 @@ import streamlit as st
 from rag.service import Quire
 from rag.types import DocumentInfo
 from ui import state
-from ui.features import disabled_panel, has_summaries
 from ui.jobs import Job, JobRunner
 from ui.progress import show_progress, watch_jobs
 from ui.tasks import summary_work
@@ -100,15 +99,6 @@ def view() -> None:
     quire = state.service()
     st.header("Summaries")
     documents = quire.documents()
-    if not has_summaries(quire):
-        disabled_panel(
-            "Summaries",
-            "the summary service (`Quire.summarize`)",
-            "It will summarise a whole contract with up to 128K tokens of context and say how much of it was covered.",
-        )
-        pick_document(documents, "summary_doc", disabled=True)
-        st.button("Summarise", disabled=True, key="summarise")
-        return
     if not documents:
         st.info("The library is empty: add a contract on the **Library** page first.")
         return

@@ -13,7 +13,7 @@ def document_label(info: DocumentInfo, documents: list[DocumentInfo]) -> str:
     return info.name if twins == 1 else f"{info.name} ({info.doc_id[:8]})"
 
 
-def pick_document(documents: list[DocumentInfo], key: str, disabled: bool = False) -> DocumentInfo | None:
+def pick_document(documents: list[DocumentInfo], key: str) -> DocumentInfo | None:
     labels = {document_label(d, documents): d for d in documents}
-    chosen = st.selectbox("Document", list(labels), key=key, disabled=disabled or not labels)
+    chosen = st.selectbox("Document", list(labels), key=key, disabled=not labels)
     return labels.get(chosen) if chosen else None
