@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from rag.portfolio import matrix, write_csv, write_xlsx
 from rag.service import Quire
 from rag.types import DocumentInfo
 from ui import state
@@ -31,8 +32,6 @@ def written(writer: Callable[[Sequence[dict[str, str]], Path], Path], rows: list
 
 
 def downloads(rows: list[dict[str, str]], payload: Any, stem: str, key: str) -> None:
-    from rag.portfolio import write_csv, write_xlsx  # present once clause review lands
-
     a, b, c = st.columns(3)
     a.download_button("Download CSV", written(write_csv, rows, ".csv"), f"{stem}.csv", "text/csv", key=f"csv-{key}")
     b.download_button("Download XLSX", written(write_xlsx, rows, ".xlsx"), f"{stem}.xlsx", key=f"xlsx-{key}")
@@ -90,8 +89,6 @@ def portfolio(jobs: list[Job]) -> list[dict[str, str]]:
 
 
 def portfolio_panel(jobs: list[Job]) -> None:
-    from rag.portfolio import matrix
-
     rows = portfolio(jobs)
     if not rows:
         return

@@ -1,8 +1,6 @@
 """The work the job runner does for the web app: each builder returns a function of a `Reporter`.
 
 Passwords reach the work only through the closure: they are never written to the journal.
-Features that have not landed yet (summaries, clause review) are called only when the
-service has them, which the views check first.
 """
 
 from __future__ import annotations
