@@ -174,6 +174,7 @@ class BatchPlan:
     retries: int = 1
     backoff_s: float = 5.0
     stop_grace_s: float = 30.0
+    report_every_s: float = 30.0  # the report is rewritten after a finished file at most this often; 0: every file
 
     @property
     def step_names(self) -> list[str]:
@@ -513,22 +514,35 @@ def run_batch(
             journal.close()
 
 
+REPORT_COST_FACTOR = 20  # wait 20x as long as the last rewrite took: rewrites stay under 5% of the run
+
+
+def next_report_at(now: float, took_s: float, every_s: float) -> float:
+    """When the report may be rewritten again. A rewrite reads every document's clause table, so on a
+    large portfolio it takes seconds: pacing it keeps it a small share of the night, however many files."""
+    return now + max(every_s, REPORT_COST_FACTOR * took_s) if every_s > 0 else now
+
+
 def _run_workers(
     runner: BatchRunner, todo: list[WorkItem], progress: BatchProgress, refresh_report: Callable[[], object]
 ) -> tuple[list[str], int]:
     """Process files on N threads; on stop, start nothing new and wait up to the grace for the rest.
 
-    The report is rewritten after every finished file, on this thread: a crash or a power cut in the
-    night leaves a morning report that lists all that was done, not the one the last clean stop wrote."""
+    The report is rewritten as files finish (paced by `next_report_at`), on this thread: a crash or a
+    power cut in the night leaves a morning report that lists what was done, not the one the last
+    clean stop wrote."""
     outcomes: list[str] = []
+    report_due = 0.0
     pool = ThreadPoolExecutor(max_workers=max(1, runner.plan.workers), thread_name_prefix="batch")
     futures: dict[Future[str], WorkItem] = {pool.submit(runner.process, item, progress): item for item in todo}
     pending = set(futures)
     deadline: float | None = None
     while pending:
         done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-        if any(not future.cancelled() for future in done):
+        if any(not future.cancelled() for future in done) and time.monotonic() >= report_due:
+            began = time.monotonic()
             refresh_report()
+            report_due = next_report_at(time.monotonic(), time.monotonic() - began, runner.plan.report_every_s)
         for future in done:
             outcome = future.result() if not future.cancelled() else "stopped"
             outcomes.append(outcome)

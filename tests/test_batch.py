@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -33,6 +34,7 @@ from rag.batch import (
     BatchProgress,
     batch_lock,
     batch_status,
+    next_report_at,
     plan_steps,
     run_batch,
     safe_stem,
@@ -250,9 +252,8 @@ def test_the_report_is_rewritten_after_every_file_so_a_crash_leaves_it_current(
         return real_render(summary)
 
     monkeypatch.setattr(rag.batch_report, "render_html", render_failing_once)
-    run_batch(
-        FakeBatchService(settings), plan(folder, out), threading.Event(), BatchProgress(on_file_done=on_file_done)
-    )
+    every_file = replace(plan(folder, out), report_every_s=0)
+    run_batch(FakeBatchService(settings), every_file, threading.Event(), BatchProgress(on_file_done=on_file_done))
     assert len(seen) == 5
     for path, report in seen.items():
         state = "failed" if path == "broken.pdf" else "reviewed"
@@ -261,6 +262,12 @@ def test_the_report_is_rewritten_after_every_file_so_a_crash_leaves_it_current(
     assert "could not be rewritten" in (out / "batch.log").read_text(), "the failed rewrite is logged"
     final = (out / "index.md").read_text(encoding="utf-8")
     assert "run 1 finished" in final and "still going" not in final
+
+
+def test_report_rewrites_are_paced_to_a_small_share_of_the_run() -> None:
+    assert next_report_at(100.0, 0.1, every_s=30) == 130.0, "small portfolio: at most every 30 s"
+    assert next_report_at(100.0, 6.0, every_s=30) == 220.0, "a 6 s rewrite: at most 5% of the time"
+    assert next_report_at(100.0, 6.0, every_s=0) == 100.0, "0: after every file"
 
 
 class FlakyService(FakeBatchService):
