@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import csv
 import fcntl
-import hashlib
 import io
 import json
 import logging
 import os
-import re
 import threading
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -35,6 +32,7 @@ from typing import Any
 import httpx
 
 from ingest.discover import iter_files, sha256_file
+from rag.batch_files import fsync_dir, sha256_bytes, unique_out_name, write_synced
 from rag.errors import BackendUnavailable, QuireError
 from rag.journal import Journal, StepRow, seconds_left
 
@@ -43,7 +41,6 @@ log = logging.getLogger("quire.batch")
 LOCK_NAME = "batch.lock"
 LOG_NAME = "batch.log"
 STAGING = ".staging"
-_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
 class BatchBusy(QuireError):
@@ -114,54 +111,6 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
-
-
-# --- names and atomic files ---------------------------------------------------------------------
-def safe_stem(name: str) -> str:
-    """A file-name stem safe on every file system: ASCII letters, digits, `._-`, no leading dot."""
-    stem = unicodedata.normalize("NFKD", Path(name).stem).encode("ascii", "ignore").decode()
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:120] or "document"
-    return f"_{stem}" if stem.lower() in _RESERVED else stem
-
-
-def unique_out_name(rel_path: str, taken: set[str]) -> str:
-    """`contract`, else `contract-pdf` (same stem, other type), else `contract-2`, ...; case-insensitive."""
-    path = Path(rel_path)
-    stem = safe_stem(path.name)
-    candidates = [stem, f"{stem}-{safe_stem(path.suffix.lstrip('.') or 'file')}"]
-    candidates += [f"{stem}-{n}" for n in range(2, 10_000)]
-    for candidate in candidates:
-        if candidate.lower() not in taken:
-            taken.add(candidate.lower())
-            return candidate
-    raise QuireError(f"too many files named like {rel_path}")
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never a part: temp file, fsync, rename, fsync dir."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    _write_synced(temp, data)
-    os.replace(temp, path)
-    _fsync_dir(path.parent)
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -298,7 +247,7 @@ def _outputs_in_place(journal: Journal, row: StepRow, out_dir: Path) -> bool:
         staged = out_dir / STAGING / meta.get("staged", "")
         if "staged" in meta and staged.is_file():
             os.replace(staged, out_dir / name)
-            _fsync_dir(out_dir)
+            fsync_dir(out_dir)
         final = out_dir / name
         if not final.is_file() or sha256_file(final) != meta["sha256"]:
             return False
@@ -422,7 +371,7 @@ class BatchRunner:
         for suffix, data in result.files.items():
             name = f"{item.out_name}{suffix}"
             staged = f"{name}.{uuid.uuid4().hex[:12]}"
-            _write_synced(staging / staged, data)
+            write_synced(staging / staged, data)
             outputs[name] = {"sha256": sha256_bytes(data), "staged": staged}
         if result.doc_id:
             self.journal.set_doc_id(item.path, result.doc_id)
@@ -431,7 +380,7 @@ class BatchRunner:
             os.replace(staging / meta["staged"], self.plan.out_dir / name)
             self.journal.mark_published(item.path, step.name, name)
         if outputs:
-            _fsync_dir(self.plan.out_dir)
+            fsync_dir(self.plan.out_dir)
         log.info(
             "%s %s done in %.2fs%s",
             step.name,

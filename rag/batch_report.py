@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from rag.batch import BatchPlan, atomic_write
+from rag.batch import BatchPlan
+from rag.batch_files import atomic_write
 from rag.journal import FileStatus, Journal
 
 PORTFOLIO_CSV = "clauses.csv"
@@ -27,14 +28,15 @@ log = logging.getLogger("quire.batch")
 
 
 def write_report(journal: Journal, plan: BatchPlan) -> list[Path]:
+    """The index first (it is quick, and links the portfolio once that exists), then the portfolio."""
     statuses = journal.file_statuses(plan.step_names)
     written = []
-    if "review" in plan.step_names:
-        written += write_portfolio(portfolio_rows(plan.out_dir, statuses), plan.out_dir)
     summary = _summary(statuses, plan, journal.last_run() or {})
     for name, text in (("index.md", render_markdown(summary)), ("index.html", render_html(summary))):
         atomic_write(plan.out_dir / name, text.encode("utf-8"))
         written.append(plan.out_dir / name)
+    if "review" in plan.step_names:
+        written += write_portfolio(portfolio_rows(plan.out_dir, statuses), plan.out_dir)
     return written
 
 

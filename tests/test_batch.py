@@ -37,9 +37,8 @@ from rag.batch import (
     next_report_at,
     plan_steps,
     run_batch,
-    safe_stem,
-    unique_out_name,
 )
+from rag.batch_files import safe_stem, unique_out_name
 from rag.errors import BackendUnavailable, QuireError
 from rag.journal import FileStatus, Journal, StepRow, seconds_left, steps_left
 from rag.settings import Settings
