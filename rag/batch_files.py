@@ -50,12 +50,24 @@ def write_synced(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Readers see the old file or the new one, never a part: temp file, fsync, rename, fsync dir."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    write_synced(temp, data)
+def temp_name(path: Path) -> Path:
+    """A hidden name beside `path`; the next run's recovery deletes any a crash left (`.*.tmp`)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def publish(temp: Path, path: Path) -> None:
+    """Move a fully written temp file into place so that even a power cut leaves the old or the new file."""
+    with temp.open("rb") as handle:
+        os.fsync(handle.fileno())
     os.replace(temp, path)
     fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never a part."""
+    temp = temp_name(path)
+    temp.write_bytes(data)
+    publish(temp, path)
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -11,14 +11,13 @@ import csv
 import html
 import io
 import logging
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from rag.batch import BatchPlan
-from rag.batch_files import atomic_write
+from rag.batch_files import atomic_write, publish, temp_name
 from rag.journal import FileStatus, Journal
 
 PORTFOLIO_CSV = "clauses.csv"
@@ -169,8 +168,8 @@ def write_portfolio(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
 
     written = []
     for name, writer in ((PORTFOLIO_CSV, write_csv), (PORTFOLIO_XLSX, write_xlsx)):
-        temporary = out_dir / f".{name}.tmp"
+        temporary = temp_name(out_dir / name)
         writer(rows, temporary)
-        os.replace(temporary, out_dir / name)
+        publish(temporary, out_dir / name)
         written.append(out_dir / name)
     return written
