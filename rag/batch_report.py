@@ -11,6 +11,7 @@ import csv
 import html
 import io
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from urllib.parse import quote
 
 from rag.batch import BatchPlan
 from rag.batch_files import atomic_write, publish, temp_name
+from rag.clause_report import STATUSES
 from rag.journal import FileStatus, Journal
 
 PORTFOLIO_CSV = "clauses.csv"
@@ -29,13 +31,14 @@ log = logging.getLogger("quire.batch")
 def write_report(journal: Journal, plan: BatchPlan) -> list[Path]:
     """The index first (it is quick, and links the portfolio once that exists), then the portfolio."""
     statuses = journal.file_statuses(plan.step_names)
+    rows = clause_rows(plan.out_dir, statuses) if "review" in plan.step_names else {}
     written = []
-    summary = _summary(statuses, plan, journal.last_run() or {})
+    summary = _summary(statuses, plan, journal.last_run() or {}, clause_lines(rows))
     for name, text in (("index.md", render_markdown(summary)), ("index.html", render_html(summary))):
         atomic_write(plan.out_dir / name, text.encode("utf-8"))
         written.append(plan.out_dir / name)
     if "review" in plan.step_names:
-        written += write_portfolio(portfolio_rows(plan.out_dir, statuses), plan.out_dir)
+        written += write_portfolio([row for file_rows in rows.values() for row in file_rows], plan.out_dir)
     return written
 
 
@@ -48,7 +51,19 @@ def refresh_report(journal: Journal, plan: BatchPlan) -> None:
         log.exception("the report could not be rewritten; it will be tried again after the next file")
 
 
-def _summary(statuses: list[FileStatus], plan: BatchPlan, run: dict[str, Any]) -> dict[str, Any]:
+def clause_lines(rows: dict[str, list[dict[str, str]]]) -> dict[str, str]:
+    """Per file, how its categories came out ("2 present · 36 needs review · 3 absent"): the
+    morning's first look at which contracts want a person's attention."""
+    lines = {}
+    for path, file_rows in rows.items():
+        tally = Counter(row["status"] for row in file_rows)
+        lines[path] = " · ".join(f"{n} {status.replace('_', ' ')}" for status in STATUSES if (n := tally[status]))
+    return lines
+
+
+def _summary(
+    statuses: list[FileStatus], plan: BatchPlan, run: dict[str, Any], clauses: dict[str, str]
+) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for status in statuses:
         counts[status.state] = counts.get(status.state, 0) + 1
@@ -63,6 +78,7 @@ def _summary(statuses: list[FileStatus], plan: BatchPlan, run: dict[str, Any]) -
         "counts": counts,
         "failures": [s for s in statuses if s.state == "failed"],
         "portfolio": portfolio if "review" in plan.step_names else [],
+        "clauses": clauses if "review" in plan.step_names else None,
     }
 
 
@@ -107,9 +123,14 @@ def render_markdown(s: dict[str, Any]) -> str:
         lines.append("")
     if s["portfolio"]:
         lines += ["## Portfolio", "", " · ".join(_link_md(n) for n in s["portfolio"]), ""]
-    lines += ["## Documents", "", "| file | state | outputs |", "|---|---|---|"]
+    clauses = s["clauses"]
+    if clauses is None:
+        lines += ["## Documents", "", "| file | state | outputs |", "|---|---|---|"]
+    else:
+        lines += ["## Documents", "", "| file | state | clauses | outputs |", "|---|---|---|---|"]
     for f in s["files"]:
-        lines.append(f"| {_cell(f.path)} | {f.state} | {' · '.join(_link_md(o) for o in f.outputs)} |")
+        clause_cell = "" if clauses is None else f" {clauses.get(f.path, '')} |"
+        lines.append(f"| {_cell(f.path)} | {f.state} |{clause_cell} {' · '.join(_link_md(o) for o in f.outputs)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -125,10 +146,14 @@ def render_html(s: dict[str, Any]) -> str:
         f"<tr><td>{e(f.path)}</td><td>{e(f.failed_step or '')}</td><td>{e(f.error or '')}</td></tr>"
         for f in s["failures"]
     )
+    clauses = s["clauses"]
     documents = "".join(
-        f'<tr class="{e(f.state)}"><td>{e(f.path)}</td><td>{e(f.state)}</td><td>{links(f.outputs)}</td></tr>'
+        f'<tr class="{e(f.state)}"><td>{e(f.path)}</td><td>{e(f.state)}</td>'
+        + ("" if clauses is None else f"<td>{e(clauses.get(f.path, ''))}</td>")
+        + f"<td>{links(f.outputs)}</td></tr>"
         for f in s["files"]
     )
+    clause_header = "" if clauses is None else "<th>clauses</th>"
     parts = [
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Batch report</title>',
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -145,20 +170,23 @@ def render_html(s: dict[str, Any]) -> str:
         parts.append(f"<h2>Failures</h2><table><tr><th>file</th><th>step</th><th>reason</th></tr>{failures}</table>")
     if s["portfolio"]:
         parts.append(f"<h2>Portfolio</h2><p>{links(s['portfolio'])}</p>")
-    parts.append(f"<h2>Documents</h2><table><tr><th>file</th><th>state</th><th>outputs</th></tr>{documents}</table>")
+    parts.append(
+        f"<h2>Documents</h2><table><tr><th>file</th><th>state</th>{clause_header}<th>outputs</th></tr>"
+        f"{documents}</table>"
+    )
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
-def portfolio_rows(out_dir: Path, statuses: list[FileStatus]) -> list[dict[str, Any]]:
-    """Every reviewed document's clause rows, read back from its own CSV, with the document named."""
-    rows: list[dict[str, Any]] = []
+def clause_rows(out_dir: Path, statuses: list[FileStatus]) -> dict[str, list[dict[str, str]]]:
+    """Each reviewed file's clause rows (keyed by its path in the folder), read back from its own CSV."""
+    by_file: dict[str, list[dict[str, str]]] = {}
     for status in statuses:
         for name in status.outputs:
             if name.endswith(".clauses.csv"):
                 text = (out_dir / name).read_text(encoding="utf-8")
-                rows += [{"document": status.path, **row} for row in csv.DictReader(io.StringIO(text))]
-    return rows
+                by_file[status.path] = list(csv.DictReader(io.StringIO(text)))
+    return by_file
 
 
 def write_portfolio(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:

@@ -202,7 +202,11 @@ def test_batch_writes_outputs_report_and_skips_finished_work(tmp_path: Path, set
     assert_complete_and_exactly_once(out, folder, ALL_STEPS, broken={"broken.pdf"})
     report = (out / "index.md").read_text()
     assert "broken.pdf | ingest | the PDF is damaged" in report
-    assert "| contract 01.txt | reviewed | [contract_01-txt.summary.md](contract_01-txt.summary.md)" in report
+    assert (
+        "| contract 01.txt | reviewed | 1 present · 1 absent | [contract_01-txt.summary.md](contract_01-txt.summary.md)"
+        in report
+    )
+    assert "<td>contract 01.txt</td><td>reviewed</td><td>1 present · 1 absent</td>" in (out / "index.html").read_text()
 
     attempts = len(Journal(out).events("attempt"))
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.summary.md")}
