@@ -68,7 +68,7 @@ class StepResult:
 class Step:
     name: str
     run: Callable[[Any, str], StepResult]
-    needs: str  # the service method the step calls; missing means this build lacks the feature
+    needs: str  # the service method the step calls
     uses_llm: bool
 
     def available(self, service: Any) -> bool:
@@ -143,7 +143,9 @@ def check_available(service: Any, steps: tuple[Step, ...]) -> None:
     missing = [s for s in steps if not s.available(service)]
     if missing:
         names = ", ".join(f"{s.name} (needs {type(service).__name__}.{s.needs})" for s in missing)
-        raise QuireError(f"this build of Quire cannot run the batch step(s) {names}: update Quire or drop the flag")
+        raise QuireError(
+            f"the batch step(s) {names} cannot run with this service: drop the flag, or use a service that has it"
+        )
 
 
 @dataclass
