@@ -341,8 +341,9 @@ def _verified_or_plain(phrase: str, document: NormalizedText, page_map: Any, tex
 
 
 def shown_quote(words: str, page: int) -> str:
-    """How a summary shows words found in the document: in quotation marks, with their page."""
-    return f"\u201c{words}\u201d (p. {page})"
+    """How a summary shows words found in the document: in quotation marks, with their page, on one line
+    (a line break of the page inside a quote would end a Markdown list item, or start a heading)."""
+    return f"\u201c{' '.join(words.split())}\u201d (p. {page})"
 
 
 def rule_key_terms(text: str, page_map: Any, found: list[Quote], missing: Sequence[str]) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 from rag.llm.base import ChatStream, LLMBackend, Message, Usage
 from rag.service import Quire
 from rag.settings import Settings
-from rag.summarize import Summarizer, group_passages, page_ranges, parse_items, section_groups
+from rag.summarize import Summarizer, group_passages, page_ranges, parse_items, section_groups, shown_quote
 from rag.types import Passage
 from tests.conftest import CONTRACT_TEXT, make_pdf, run_cli
 
@@ -65,6 +65,12 @@ def test_page_ranges_and_parsing() -> None:
     assert parse_items("Just prose.")[0] == "Just prose."
     echoed = parse_items("Headline: <one or two sentences on what the contract is>\nParties: <...>\nDates: 2020")
     assert echoed == ("The model gave no headline.", {"Dates": "2020"})
+
+
+def test_quotes_are_shown_on_one_line() -> None:
+    """A page's line break inside a quote would end the Markdown list item of its key term."""
+    shown = shown_quote("Stallings Capital Group \nConsultants, Ltd.\n# 2.  Term", 1)
+    assert shown == "\u201cStallings Capital Group Consultants, Ltd. # 2. Term\u201d (p. 1)"
 
 
 def test_groups_keep_order_and_fit() -> None:
