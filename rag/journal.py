@@ -124,7 +124,10 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # survive a power cut, not only a crash
         if not readonly:
-            self._db.executescript(SCHEMA)
+            self._db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")  # all tables or none, for readers
+        elif not self._rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'runs'"):
+            self._db.close()
+            raise FileNotFoundError(self.path)  # the batch has only just created the file
 
     def close(self) -> None:
         with self._lock:

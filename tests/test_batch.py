@@ -397,6 +397,14 @@ def test_sigterm_stops_cleanly_and_status_works_during_and_after(tmp_path: Path)
     assert batch_status(out)["seconds_left"] == 0, "nothing left once every file is complete or failed"
 
 
+def test_status_of_a_journal_the_batch_has_only_just_created_is_not_an_error(tmp_path: Path) -> None:
+    (tmp_path / "journal.sqlite3").touch()  # what a reader may see before the batch has made its tables
+    with pytest.raises(QuireError, match="no batch journal"):
+        batch_status(tmp_path)
+    Journal(tmp_path).close()
+    assert batch_status(tmp_path)["files"] == 0
+
+
 def test_time_left_counts_each_step_still_to_do_at_its_median_pace() -> None:
     def file(state: str, complete: bool = False, failed: str | None = None) -> FileStatus:
         return FileStatus(f"{state}.pdf", state, state, complete, failed, "broken" if failed else None, ())

@@ -3,7 +3,10 @@ through Streamlit's AppTest (no browser; tests/test_ui_browser.py drives the rea
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -217,6 +220,70 @@ def test_summaries_view_shows_the_summary_its_coverage_and_quoted_pages(
     assert any("Coverage: all 3 pages (1-3)" in c.value for c in at.caption)
     next(b for b in at.button if b.label == "p. 3").click().run()  # the quote chip opens its page
     assert any("page 3 of 3" in m.value for m in at.markdown)
+
+
+def _batch_script() -> None:
+    from ui import batch
+
+    batch.view()
+
+
+def _wait_for_batch(out: Path, until, timeout: float = 60.0) -> dict:
+    from rag.batch import batch_status
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (out / "journal.sqlite3").exists():
+            status = batch_status(out)
+            if until(status):
+                return status
+        time.sleep(0.1)
+    raise AssertionError(f"the batch in {out} did not get there in {timeout:.0f}s")
+
+
+@pytest.mark.slow
+def test_batch_page_starts_a_batch_resumes_it_after_a_kill_and_offers_the_report(
+    app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch runs as `quire batch` in its own process (with the orchestration tests' light service,
+    tests/batch_fakes.py); the page must resume it in the same output folder after it dies."""
+    from rag.settings import Settings
+    from tests.batch_fakes import DELAY_ENV
+    from ui.batch import known_batches
+
+    monkeypatch.setenv("QUIRE_BATCH_SERVICE_FACTORY", "tests.batch_fakes:FakeBatchService")
+    monkeypatch.setenv(DELAY_ENV, "0.5")
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"contract {n}.txt").write_text(f"Contract {n}.\n\n{CONTRACT_TEXT}", encoding="utf-8")
+    _fresh_caches()
+    at = AppTest.from_function(_batch_script, default_timeout=120).run()
+    at.text_input(key="batch_folder").input(str(folder))
+    at.button(key="batch_start").click().run()
+    [record] = known_batches(Settings())
+    out = Path(record["out"])
+    _wait_for_batch(out, lambda s: s["complete"] >= 1)
+    os.kill(record["pid"], signal.SIGKILL)
+    _wait_for_batch(out, lambda s: not s["running"])
+
+    at.run()
+    assert any("interrupted" in p.proto.text for p in at.get("progress"))
+    at.button(key=f"again-{out}").click().run()
+    assert [r["out"] for r in known_batches(Settings())] == [str(out)], "resumed in place, not a second batch"
+    status = _wait_for_batch(out, lambda s: s["run"].get("outcome") == "finished" and not s["running"])
+    assert (
+        status["complete"] == 3
+        and status["run"]["run_id"] == 2
+        and status["steps"] == ["ingest", "summarize", "review"]
+    )
+
+    at.run()
+    assert at.button(key=f"again-{out}").label == "Run again"
+    downloads = [b.proto.label for b in at.get("download_button")]
+    assert downloads[:5] == ["index.html", "index.md", "clauses.xlsx", "clauses.csv", "batch.log"]
+    assert at.selectbox(key=f"doc-{out}").options == ["contract_0", "contract_1", "contract_2"]
+    assert downloads[5:] == ["contract_0.summary.md", "contract_0.clauses.csv", "contract_0.clauses.json"]
 
 
 # --- ingestion jobs through the real pipeline ------------------------------------------------------

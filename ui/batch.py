@@ -2,7 +2,8 @@
 
 The job is `quire batch FOLDER --out DIR`, started detached from the app, so it survives a
 closed tab and an app restart; the app only remembers where its output goes and reads how far
-it got from the batch's own journal (what `quire batch status DIR --json` prints).
+it got from the batch's own journal (what `quire batch status DIR --json` prints). A batch that
+a reboot interrupted is resumed with the same command on the same output folder.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from ui import state
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MAX_REPORT_BYTES = 20 * 2**20
+REPORT_NAMES = ("index.html", "index.md", "clauses.xlsx", "clauses.csv", "batch.log")
+OUTPUT_SUFFIXES = (".summary.md", ".clauses.csv", ".clauses.json")
+FLAG_OF_STEP = {"summarize": "--summaries", "review": "--clauses"}
 
 
 def batches_file(settings: Settings) -> Path:
@@ -55,9 +59,15 @@ def start_batch(settings: Settings, folder: Path, out: Path, steps: tuple[str, .
         "pid": process.pid,
         "started": datetime.now(UTC).isoformat(),
     }
+    others = [r for r in known_batches(settings) if r.get("out") != str(out)]  # a resumed batch moves to the top
     path = batches_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([record, *known_batches(settings)], indent=1), encoding="utf-8")
+    path.write_text(json.dumps([record, *others], indent=1), encoding="utf-8")
+
+
+def resume_flags(status: dict[str, Any]) -> tuple[str, ...]:
+    """The step flags of the batch's last run, so that running it again does the same work."""
+    return tuple(FLAG_OF_STEP[step] for step in status.get("steps", []) if step in FLAG_OF_STEP)
 
 
 def batch_status(out: str) -> dict[str, Any]:
@@ -71,7 +81,7 @@ def batch_status(out: str) -> dict[str, Any]:
 def batch_state(status: dict[str, Any]) -> str:
     if status.get("running"):
         return "running"
-    return (status.get("run") or {}).get("outcome") or "stopped (start it again to resume)"
+    return (status.get("run") or {}).get("outcome") or "interrupted (a crash or a reboot): Resume continues it"
 
 
 def show_batch(settings: Settings, record: dict[str, Any]) -> None:
@@ -87,24 +97,52 @@ def show_batch(settings: Settings, record: dict[str, Any]) -> None:
             st.caption(f"now: {item['step']} {Path(item['path']).name}")
         for failure in status.get("failures", []):
             st.error(f"{Path(failure['path']).name} failed at {failure['step']}: {failure['error']}")
+        if not status.get("running"):
+            run_again_button(settings, record, status)
         report_files(Path(record["out"]))
 
 
+def run_again_button(settings: Settings, record: dict[str, Any], status: dict[str, Any]) -> None:
+    """Resume an interrupted batch, or run a finished one again (it retries failures and changed files)."""
+    finished = (status.get("run") or {}).get("outcome") == "finished"
+    if st.button(
+        "Run again" if finished else "Resume",
+        key=f"again-{record['out']}",
+        icon=":material/replay:",
+        help="Same folder, same output folder: finished work is kept; failed and changed files are done again.",
+    ):
+        start_batch(settings, Path(record["folder"]), Path(record["out"]), resume_flags(status))
+        st.rerun()
+
+
+def outputs_by_document(out: Path) -> dict[str, list[Path]]:
+    """Each document's outputs (`NAME.summary.md`, `NAME.clauses.csv/.json`, in that order), by NAME."""
+    grouped: dict[str, list[Path]] = {}
+    for suffix in OUTPUT_SUFFIXES:
+        for path in sorted(out.glob(f"[!.]*{suffix}")):
+            grouped.setdefault(path.name.removesuffix(suffix), []).append(path)
+    return dict(sorted(grouped.items()))
+
+
+def download(path: Path, key: str) -> None:
+    if path.is_file() and path.stat().st_size <= MAX_REPORT_BYTES:
+        st.download_button(path.name, path.read_bytes(), path.name, key=key, icon=":material/download:")
+
+
 def report_files(out: Path) -> None:
-    """The morning report (index.md) and every output file, to download."""
+    """The morning report and the portfolio first, then one document's outputs at a time (a night's
+    batch writes hundreds of files: a button for each would bury the report)."""
     index = out / "index.md"
     if index.is_file():
         with st.popover("Open the report"):
             st.markdown(index.read_text(encoding="utf-8", errors="replace"))
-    outputs = [p for p in sorted(out.rglob("*")) if p.is_file() and p.stat().st_size <= MAX_REPORT_BYTES]
-    for path in [p for p in outputs if p.suffix in (".md", ".csv", ".json", ".xlsx")][:40]:
-        st.download_button(
-            str(path.relative_to(out)),
-            path.read_bytes(),
-            path.name,
-            key=f"dl-{path}",
-            icon=":material/download:",
-        )
+    for name in REPORT_NAMES:
+        download(out / name, f"dl-{out}-{name}")
+    documents = outputs_by_document(out)
+    if documents:
+        chosen = st.selectbox("Outputs of", list(documents), key=f"doc-{out}")
+        for path in documents.get(chosen or "", []):
+            download(path, f"dl-{path}")
 
 
 def view() -> None:
