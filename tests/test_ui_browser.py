@@ -167,3 +167,25 @@ def test_clause_csv_download(app_url: str, browser_page, shot_on_failure) -> Non
     download.value.save_as(saved)
     assert "Governing Law" in saved.read_text(encoding="utf-8")
     page.screenshot(path=str(ARTIFACTS / "clauses.png"), full_page=True)
+
+
+def test_batch_page_runs_a_folder_and_opens_its_report(
+    app_url: str, browser_page, tmp_path: Path, shot_on_failure
+) -> None:
+    """A real `quire batch` process (ingest only) started from the page, which follows it to the end."""
+    folder = tmp_path / "night"
+    folder.mkdir()
+    for n in range(2):
+        (folder / f"contract {n}.txt").write_text(f"Contract {n}.\n\n{CONTRACT_TEXT}", encoding="utf-8")
+    page = browser_page
+    page.goto(f"{app_url}/batch")
+    page.get_by_label("Folder on this machine").fill(str(folder))
+    page.get_by_role("checkbox", name="Summaries").uncheck(force=True)  # the model steps have their own tests
+    page.get_by_role("checkbox", name="Clause tables and portfolio").uncheck(force=True)
+    page.get_by_role("button", name="Start batch").click()
+    page.get_by_text("2 of 2 files · finished").wait_for(timeout=180_000)
+    page.get_by_role("button", name="Run again").wait_for()
+    page.get_by_role("button", name="Open the report").click()
+    page.get_by_text("2 of 2 files complete").wait_for()
+    page.screenshot(path=str(ARTIFACTS / "batch.png"), full_page=True)
+    assert not page.locator('[data-testid="stException"]').count()

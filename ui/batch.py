@@ -27,6 +27,8 @@ MAX_REPORT_BYTES = 20 * 2**20
 REPORT_NAMES = ("index.html", "index.md", "clauses.xlsx", "clauses.csv", "batch.log")
 OUTPUT_SUFFIXES = (".summary.md", ".clauses.csv", ".clauses.json")
 FLAG_OF_STEP = {"summarize": "--summaries", "review": "--clauses"}
+LAUNCH_LOG = "app-launch.log"  # what `quire batch` printed, e.g. why it could not start
+STARTING_S = 120  # how long a batch may take to open its journal before the page stops waiting for it
 
 
 def batches_file(settings: Settings) -> Path:
@@ -48,7 +50,7 @@ def cli(settings: Settings, *args: str) -> list[str]:
 def start_batch(settings: Settings, folder: Path, out: Path, steps: tuple[str, ...] = ()) -> None:
     """Start `quire batch` detached (its own session), so closing the app does not stop it."""
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "app-launch.log").open("ab") as log:
+    with (out / LAUNCH_LOG).open("ab") as log:
         process = subprocess.Popen(
             cli(settings, "batch", str(folder), "--out", str(out), *steps),
             cwd=REPO_ROOT, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
@@ -78,6 +80,14 @@ def batch_status(out: str) -> dict[str, Any]:
         return {"error": str(error)}
 
 
+def being_watched(record: dict[str, Any], status: dict[str, Any]) -> bool:
+    """Running, or just started and not yet with a journal to read: the page keeps refreshing."""
+    if status.get("running"):
+        return True
+    started = datetime.fromisoformat(record["started"])
+    return "error" in status and (datetime.now(UTC) - started).total_seconds() < STARTING_S
+
+
 def batch_state(status: dict[str, Any]) -> str:
     if status.get("running"):
         return "running"
@@ -89,6 +99,9 @@ def show_batch(settings: Settings, record: dict[str, Any]) -> None:
     with st.expander(f"{Path(record['folder']).name} → {record['out']}", expanded=True):
         if "error" in status:
             st.warning(f"No status yet: {status['error']}")
+            launch_log = Path(record["out"]) / LAUNCH_LOG
+            if launch_log.is_file() and launch_log.stat().st_size:  # why the batch did not start
+                st.code(launch_log.read_text(encoding="utf-8", errors="replace")[-3000:])
             return
         files, complete = int(status.get("files") or 0), int(status.get("complete") or 0)
         st.progress(complete / files if files else 0.0, text=f"{complete} of {files} files · {batch_state(status)}")
@@ -162,7 +175,7 @@ def view() -> None:
             st.rerun()
 
     records = known_batches(settings)[:10]
-    running = any(batch_status(r["out"]).get("running") for r in records)
+    running = any(being_watched(r, batch_status(r["out"])) for r in records)
 
     @st.fragment(run_every=3.0 if running else None)
     def jobs() -> None:
