@@ -31,6 +31,7 @@ from typer.core import TyperGroup
 
 from rag.batch import BatchPlan, BatchProgress, batch_status, plan_steps, run_batch
 from rag.errors import QuireError
+from rag.journal import hours_minutes
 from rag.settings import Settings
 
 SERVICE_FACTORY_ENV = "QUIRE_BATCH_SERVICE_FACTORY"
@@ -174,9 +175,4 @@ def status(
             f"  [red]failed[/red] {failure['path']} at {failure['step']}: {failure['error']}", highlight=False
         )
     if report["seconds_left"]:
-        console.print(f"  about {_hours_minutes(report['seconds_left'])} of work left at this batch's pace so far")
-
-
-def _hours_minutes(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+        console.print(f"  about {hours_minutes(report['seconds_left'])} of work left at this batch's pace so far")

@@ -340,3 +340,9 @@ def seconds_left(statuses: list[FileStatus], finished: list[StepRow], wanted: li
     if any(step not in durations for step in left):
         return None
     return sum(median(durations[step]) for step in left)
+
+
+def hours_minutes(seconds: float) -> str:
+    """A rough duration as people say it: "7 min", "2 h 05 min"."""
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

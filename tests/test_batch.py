@@ -40,7 +40,7 @@ from rag.batch import (
 )
 from rag.batch_files import safe_stem, unique_out_name
 from rag.errors import BackendUnavailable, QuireError
-from rag.journal import FileStatus, Journal, StepRow, seconds_left, steps_left
+from rag.journal import FileStatus, Journal, StepRow, hours_minutes, seconds_left, steps_left
 from rag.settings import Settings
 from tests.batch_fakes import CALLS_ENV, DELAY_ENV, FakeBatchService
 from tests.conftest import CONTRACT_TEXT, REPO_ROOT
@@ -419,6 +419,7 @@ def test_time_left_counts_each_step_still_to_do_at_its_median_pace() -> None:
     finished.append(took("review", 9000))  # a step the machine slept through: the median ignores it
     assert seconds_left(statuses, finished, ALL_STEPS) == 1 + 2 * 100 + 3 * 600
     assert seconds_left(statuses, finished[:1], ALL_STEPS) is None, "no summary has finished yet: no pace"
+    assert [hours_minutes(s) for s in (20, 7 * 60, 2 * 3600 + 5 * 60)] == ["1 min", "7 min", "2 h 05 min"]
 
 
 class Crash(BaseException):

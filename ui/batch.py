@@ -19,6 +19,7 @@ import streamlit as st
 
 from rag.batch import batch_status as read_batch_status
 from rag.errors import QuireError
+from rag.journal import hours_minutes
 from rag.settings import Settings
 from ui import state
 
@@ -104,7 +105,10 @@ def show_batch(settings: Settings, record: dict[str, Any]) -> None:
                 st.code(launch_log.read_text(encoding="utf-8", errors="replace")[-3000:])
             return
         files, complete = int(status.get("files") or 0), int(status.get("complete") or 0)
-        st.progress(complete / files if files else 0.0, text=f"{complete} of {files} files · {batch_state(status)}")
+        left = f" · about {hours_minutes(status['seconds_left'])} left" if status.get("seconds_left") else ""
+        st.progress(
+            complete / files if files else 0.0, text=f"{complete} of {files} files · {batch_state(status)}{left}"
+        )
         st.caption(" · ".join(f"{k} {v}" for k, v in (status.get("counts") or {}).items()))
         for item in status.get("in_progress", []):
             st.caption(f"now: {item['step']} {Path(item['path']).name}")
