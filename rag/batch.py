@@ -468,10 +468,26 @@ def run_batch(
 REPORT_COST_FACTOR = 20  # wait 20x as long as the last rewrite took: rewrites stay under 5% of the run
 
 
-def next_report_at(now: float, took_s: float, every_s: float) -> float:
-    """When the report may be rewritten again. A rewrite reads every document's clause table, so on a
-    large portfolio it takes seconds: pacing it keeps it a small share of the night, however many files."""
-    return now + max(every_s, REPORT_COST_FACTOR * took_s) if every_s > 0 else now
+@dataclass
+class ReportPacer:
+    """When to rewrite the report during a run: once files have finished since the last rewrite, and
+    no sooner than `every_s` (0: after every file) nor 20x the last rewrite's time after it. A rewrite
+    reads every document's clause table, so on a large portfolio it takes seconds; a file that finished
+    inside the wait is still reported when the wait is over, not when the next file finishes."""
+
+    every_s: float
+    pending: bool = False
+    next_at: float = 0.0
+
+    def file_done(self) -> None:
+        self.pending = True
+
+    def due(self, now: float) -> bool:
+        return self.pending and now >= self.next_at
+
+    def wrote(self, now: float, took_s: float) -> None:
+        self.pending = False
+        self.next_at = now + max(self.every_s, REPORT_COST_FACTOR * took_s) if self.every_s > 0 else now
 
 
 def _run_workers(
@@ -479,21 +495,23 @@ def _run_workers(
 ) -> tuple[list[str], int]:
     """Process files on N threads; on stop, start nothing new and wait up to the grace for the rest.
 
-    The report is rewritten as files finish (paced by `next_report_at`), on this thread: a crash or a
+    The report is rewritten as files finish (paced by `ReportPacer`), on this thread: a crash or a
     power cut in the night leaves a morning report that lists what was done, not the one the last
     clean stop wrote."""
     outcomes: list[str] = []
-    report_due = 0.0
+    pacer = ReportPacer(runner.plan.report_every_s)
     pool = ThreadPoolExecutor(max_workers=max(1, runner.plan.workers), thread_name_prefix="batch")
     futures: dict[Future[str], WorkItem] = {pool.submit(runner.process, item, progress): item for item in todo}
     pending = set(futures)
     deadline: float | None = None
     while pending:
         done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-        if any(not future.cancelled() for future in done) and time.monotonic() >= report_due:
+        if any(not future.cancelled() for future in done):
+            pacer.file_done()
+        if pacer.due(time.monotonic()):
             began = time.monotonic()
             refresh_report()
-            report_due = next_report_at(time.monotonic(), time.monotonic() - began, runner.plan.report_every_s)
+            pacer.wrote(time.monotonic(), time.monotonic() - began)
         for future in done:
             outcome = future.result() if not future.cancelled() else "stopped"
             outcomes.append(outcome)

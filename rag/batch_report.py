@@ -1,7 +1,7 @@
 """The morning report of a batch: `index.md`, `index.html` and the portfolio `clauses.csv`/`.xlsx`.
 
 Everything here is rebuilt from the journal and the per-document outputs when a run starts, as
-files finish (paced: `rag.batch.next_report_at`) and at its end (finished or stopped), so the report
+files finish (paced: `rag.batch.ReportPacer`) and at its end (finished or stopped), so the report
 matches what is on disk even after a crash. Each file is written atomically; a reader never sees half a report.
 """
 

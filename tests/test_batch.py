@@ -32,9 +32,9 @@ from rag.batch import (
     BatchBusy,
     BatchPlan,
     BatchProgress,
+    ReportPacer,
     batch_lock,
     batch_status,
-    next_report_at,
     plan_steps,
     run_batch,
 )
@@ -268,9 +268,22 @@ def test_the_report_is_rewritten_after_every_file_so_a_crash_leaves_it_current(
 
 
 def test_report_rewrites_are_paced_to_a_small_share_of_the_run() -> None:
-    assert next_report_at(100.0, 0.1, every_s=30) == 130.0, "small portfolio: at most every 30 s"
-    assert next_report_at(100.0, 6.0, every_s=30) == 220.0, "a 6 s rewrite: at most 5% of the time"
-    assert next_report_at(100.0, 6.0, every_s=0) == 100.0, "0: after every file"
+    pacer = ReportPacer(every_s=30)
+    assert not pacer.due(0.0), "nothing finished: nothing to report"
+    pacer.file_done()
+    assert pacer.due(0.0)
+    pacer.wrote(now=100.0, took_s=0.1)
+    pacer.file_done()
+    assert not pacer.due(129.0) and pacer.due(130.0), "small portfolio: at most every 30 s"
+    assert pacer.due(5000.0), "a file finished inside the wait is reported once it is over, with no new file"
+    pacer.wrote(now=100.0, took_s=6.0)
+    pacer.file_done()
+    assert not pacer.due(219.0) and pacer.due(220.0), "a 6 s rewrite: at most 5% of the time"
+    every_file = ReportPacer(every_s=0)
+    every_file.file_done()
+    every_file.wrote(now=100.0, took_s=6.0)
+    every_file.file_done()
+    assert every_file.due(100.0), "0: after every file"
 
 
 class FlakyService(FakeBatchService):
