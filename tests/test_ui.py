@@ -222,6 +222,14 @@ def test_summaries_view_shows_the_summary_its_coverage_and_quoted_pages(
     assert any("page 3 of 3" in m.value for m in at.markdown)
 
 
+def test_resume_runs_the_steps_the_batch_was_started_with() -> None:
+    from ui.batch import resume_flags
+
+    assert resume_flags({"flags": ["--clauses"]}, {"steps": ["ingest"]}) == ("--clauses",)
+    older_record = {"folder": "/x", "out": "/y"}  # kept by an app that did not record the flags
+    assert resume_flags(older_record, {"steps": ["ingest", "summarize", "review"]}) == ("--summaries", "--clauses")
+
+
 def _batch_script() -> None:
     from ui import batch
 

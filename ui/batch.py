@@ -61,6 +61,7 @@ def start_batch(settings: Settings, folder: Path, out: Path, steps: tuple[str, .
         "out": str(out),
         "pid": process.pid,
         "started": datetime.now(UTC).isoformat(),
+        "flags": list(steps),
     }
     others = [r for r in known_batches(settings) if r.get("out") != str(out)]  # a resumed batch moves to the top
     path = batches_file(settings)
@@ -68,8 +69,11 @@ def start_batch(settings: Settings, folder: Path, out: Path, steps: tuple[str, .
     path.write_text(json.dumps([record, *others], indent=1), encoding="utf-8")
 
 
-def resume_flags(status: dict[str, Any]) -> tuple[str, ...]:
-    """The step flags of the batch's last run, so that running it again does the same work."""
+def resume_flags(record: dict[str, Any], status: dict[str, Any]) -> tuple[str, ...]:
+    """The step flags the batch was started with, so that running it again does the same work (a record
+    written before the app kept them: the steps of the journal's last run)."""
+    if "flags" in record:
+        return tuple(record["flags"])
     return tuple(FLAG_OF_STEP[step] for step in status.get("steps", []) if step in FLAG_OF_STEP)
 
 
@@ -128,7 +132,7 @@ def run_again_button(settings: Settings, record: dict[str, Any], status: dict[st
         icon=":material/replay:",
         help="Same folder, same output folder: finished work is kept; failed and changed files are done again.",
     ):
-        start_batch(settings, Path(record["folder"]), Path(record["out"]), resume_flags(status))
+        start_batch(settings, Path(record["folder"]), Path(record["out"]), resume_flags(record, status))
         st.rerun()
 
 
