@@ -102,6 +102,15 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _document_table(s: dict[str, Any]) -> tuple[list[str], list[tuple[FileStatus, list[str]]]]:
+    """The Documents table's header and each file's text cells, shared by both formats (each links
+    the outputs, the last column, its own way); the clauses column only when the batch reviews."""
+    clauses = s["clauses"]
+    header = ["file", "state", *([] if clauses is None else ["clauses"]), "outputs"]
+    rows = [(f, [f.path, f.state, *([] if clauses is None else [clauses.get(f.path, "")])]) for f in s["files"]]
+    return header, rows
+
+
 def render_markdown(s: dict[str, Any]) -> str:
     run, hint = _run_line(s)
     lines = [
@@ -123,14 +132,11 @@ def render_markdown(s: dict[str, Any]) -> str:
         lines.append("")
     if s["portfolio"]:
         lines += ["## Portfolio", "", " · ".join(_link_md(n) for n in s["portfolio"]), ""]
-    clauses = s["clauses"]
-    if clauses is None:
-        lines += ["## Documents", "", "| file | state | outputs |", "|---|---|---|"]
-    else:
-        lines += ["## Documents", "", "| file | state | clauses | outputs |", "|---|---|---|---|"]
-    for f in s["files"]:
-        clause_cell = "" if clauses is None else f" {clauses.get(f.path, '')} |"
-        lines.append(f"| {_cell(f.path)} | {f.state} |{clause_cell} {' · '.join(_link_md(o) for o in f.outputs)} |")
+    header, rows = _document_table(s)
+    lines += ["## Documents", "", f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
+    lines += [
+        f"| {' | '.join(_cell(c) for c in cells)} | {' · '.join(_link_md(o) for o in f.outputs)} |" for f, cells in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -146,14 +152,11 @@ def render_html(s: dict[str, Any]) -> str:
         f"<tr><td>{e(f.path)}</td><td>{e(f.failed_step or '')}</td><td>{e(f.error or '')}</td></tr>"
         for f in s["failures"]
     )
-    clauses = s["clauses"]
+    header, document_rows = _document_table(s)
     documents = "".join(
-        f'<tr class="{e(f.state)}"><td>{e(f.path)}</td><td>{e(f.state)}</td>'
-        + ("" if clauses is None else f"<td>{e(clauses.get(f.path, ''))}</td>")
-        + f"<td>{links(f.outputs)}</td></tr>"
-        for f in s["files"]
+        f'<tr class="{e(f.state)}">{"".join(f"<td>{e(c)}</td>" for c in cells)}<td>{links(f.outputs)}</td></tr>'
+        for f, cells in document_rows
     )
-    clause_header = "" if clauses is None else "<th>clauses</th>"
     parts = [
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Batch report</title>',
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -170,10 +173,7 @@ def render_html(s: dict[str, Any]) -> str:
         parts.append(f"<h2>Failures</h2><table><tr><th>file</th><th>step</th><th>reason</th></tr>{failures}</table>")
     if s["portfolio"]:
         parts.append(f"<h2>Portfolio</h2><p>{links(s['portfolio'])}</p>")
-    parts.append(
-        f"<h2>Documents</h2><table><tr><th>file</th><th>state</th>{clause_header}<th>outputs</th></tr>"
-        f"{documents}</table>"
-    )
+    parts.append(f"<h2>Documents</h2><table><tr>{''.join(f'<th>{h}</th>' for h in header)}</tr>{documents}</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

@@ -93,10 +93,15 @@ def being_watched(record: dict[str, Any], status: dict[str, Any]) -> bool:
     return "error" in status and (datetime.now(UTC) - started).total_seconds() < STARTING_S
 
 
+def last_outcome(status: dict[str, Any]) -> str | None:
+    """How the journal's last run ended ("finished", "stopped"), None while it runs or when it died."""
+    return (status.get("run") or {}).get("outcome")
+
+
 def batch_state(status: dict[str, Any]) -> str:
     if status.get("running"):
         return "running"
-    return (status.get("run") or {}).get("outcome") or "interrupted (a crash or a reboot): Resume continues it"
+    return last_outcome(status) or "interrupted (a crash or a reboot): Resume continues it"
 
 
 def show_batch(settings: Settings, record: dict[str, Any]) -> None:
@@ -125,9 +130,8 @@ def show_batch(settings: Settings, record: dict[str, Any]) -> None:
 
 def run_again_button(settings: Settings, record: dict[str, Any], status: dict[str, Any]) -> None:
     """Resume an interrupted batch, or run a finished one again (it retries failures and changed files)."""
-    finished = (status.get("run") or {}).get("outcome") == "finished"
     if st.button(
-        "Run again" if finished else "Resume",
+        "Run again" if last_outcome(status) == "finished" else "Resume",
         key=f"again-{record['out']}",
         icon=":material/replay:",
         help="Same folder, same output folder: finished work is kept; failed and changed files are done again.",
