@@ -29,7 +29,8 @@ from rich.progress import (
 )
 from typer.core import TyperGroup
 
-from rag.batch import BatchPlan, BatchProgress, batch_status, plan_steps, run_batch
+from rag.batch import BatchPlan, BatchProgress, batch_status, run_batch
+from rag.batch_steps import plan_steps
 from rag.errors import QuireError
 from rag.journal import hours_minutes
 from rag.settings import Settings

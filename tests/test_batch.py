@@ -35,10 +35,10 @@ from rag.batch import (
     ReportPacer,
     batch_lock,
     batch_status,
-    plan_steps,
     run_batch,
 )
 from rag.batch_files import safe_stem, unique_out_name
+from rag.batch_steps import plan_steps
 from rag.errors import BackendUnavailable, QuireError
 from rag.journal import FileStatus, Journal, StepRow, hours_minutes, seconds_left, steps_left
 from rag.settings import Settings

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.batch import BatchPlan, plan_steps, run_batch
+from rag.batch import BatchPlan, run_batch
+from rag.batch_steps import plan_steps
 from rag.journal import Journal
 from rag.service import Quire
 from rag.settings import Settings
