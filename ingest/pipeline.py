@@ -156,22 +156,6 @@ def store_prepared(item: Prepared, store: Store, embed: Embed, progress: IngestP
     )
 
 
-def ingest_file(
-    path: Path,
-    store: Store,
-    embed: Embed,
-    settings: IngestSettings,
-    password: str | None = None,
-    progress: IngestProgress | None = None,
-) -> IngestResult:
-    progress = progress or IngestProgress()
-    item = prepare_file(path, store, settings, password)
-    if isinstance(item, IngestResult):
-        return item
-    progress.on_parsed(display_name(path.name), len(item.doc.pages), len(item.chunks))
-    return store_prepared(item, store, embed, progress)
-
-
 def _read_ahead(
     files: list[Path], prepare: Callable[[Path], Prepared | IngestResult]
 ) -> Iterator[Prepared | IngestResult]:

@@ -60,10 +60,6 @@ class Embedder:
         self._lock = threading.Lock()
         self.name = self.model_path.name if model_path else "all-MiniLM-L6-v2"
 
-    @property
-    def dimension(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension() or 384)
-
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         import torch
 

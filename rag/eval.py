@@ -25,9 +25,6 @@ from rag.errors import QuireError
 from rag.settings import Settings
 from rag.types import Passage
 
-DEFAULT_BUDGETS = (4000, 16000)
-PUBLISHED_RECALL_16K = 0.644  # LegalBench-RAG, CUAD subset, text-embedding-3-large, 32 x 500 characters
-
 # What each part adds: each variant switches on one more part of retrieval.
 ABLATION: dict[str, dict[str, Any]] = {
     "dense only": {"mode": "dense", "routing": False, "expand": False},

@@ -53,7 +53,6 @@ class CategoryScore:
     missed_documents: int = 0
     absent_documents: int = 0
     false_alarms: int = 0
-    reviewed_documents: int = 0
 
     def add(self, other: CategoryScore) -> None:
         for name in self.__dataclass_fields__:
@@ -115,7 +114,7 @@ def jaccard(a: Span, b: Span) -> float:
 
 
 def score_finding(gold: Sequence[Span], predicted: Sequence[Span], answered: bool) -> CategoryScore:
-    score = CategoryScore(predicted=len(predicted), reviewed_documents=1)  # gold spans: candidate_scores counts them
+    score = CategoryScore(predicted=len(predicted))  # gold spans: candidate_scores counts them
     score.matched_predicted = sum(1 for p in predicted if any(jaccard(p, g) >= MATCH_JACCARD for g in gold))
     score.matched_gold = sum(1 for g in gold if any(jaccard(p, g) >= MATCH_JACCARD for p in predicted))
     score.gold_documents = int(bool(gold))

@@ -41,10 +41,6 @@ DURATION = re.compile(
     r"(?P<unit>business days?|calendar days?|days?|weeks?|months?|years?)\b",
     re.IGNORECASE,
 )
-MONEY = re.compile(
-    r"(?:US\s?)?\$\s?(?P<amount>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<cents>\d{2}))?(?:\s*(?P<scale>million|billion))?",
-    re.IGNORECASE,
-)
 GOVERNING_LAW = re.compile(
     r"govern\w*(?:[^.;]{0,120}?)\blaws?\s+of\s+(?:the\s+)?(?:(?:State|Commonwealth|Province)\s+of\s+)?"
     r"(?P<place>[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+){0,3})",
@@ -125,39 +121,9 @@ def _duration_of(match: re.Match[str]) -> Duration | None:
     return Duration(count, unit)
 
 
-def find_durations(text: str, base: int = 0) -> list[Found]:
-    """Spans of time ('three (3) years', '90 days', 'twelve months')."""
-    found = []
-    for match in DURATION.finditer(text):
-        duration = _duration_of(match)
-        if duration:
-            found.append(Found("duration", base + match.start(), base + match.end(), match.group(), str(duration)))
-    return found
-
-
 def parse_duration(text: str) -> Duration | None:
     match = DURATION.search(text)
     return _duration_of(match) if match else None
-
-
-def find_notice_periods(text: str, base: int = 0) -> list[Found]:
-    """Durations written next to 'notice' (within the same sentence, 80 characters either side)."""
-    found = []
-    for hit in find_durations(text):
-        window = text[max(0, hit.start - 80) : hit.end + 80].lower()
-        if "notice" in window:
-            found.append(Found("notice", base + hit.start, base + hit.end, hit.text, hit.value))
-    return found
-
-
-def find_money(text: str, base: int = 0) -> list[Found]:
-    found = []
-    for match in MONEY.finditer(text):
-        amount = float(match.group("amount").replace(",", "")) + int(match.group("cents") or 0) / 100
-        scale = (match.group("scale") or "").lower()
-        amount *= {"million": 1e6, "billion": 1e9}.get(scale, 1)
-        found.append(Found("money", base + match.start(), base + match.end(), match.group(), f"USD {amount:,.2f}"))
-    return found
 
 
 def find_governing_law(text: str, base: int = 0) -> list[Found]:

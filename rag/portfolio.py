@@ -33,13 +33,6 @@ def rows_of(reports: Sequence[ClauseReport]) -> list[Row]:
     return [row for report in reports for row in report.csv_rows()]
 
 
-def portfolio_rows(
-    service: Any, categories: Sequence[str] | None = None, on_document: Callable[[str], None] | None = None
-) -> list[Row]:
-    """One row per document and category, keys `CSV_FIELDS`."""
-    return rows_of(portfolio_reports(service, categories, on_document))
-
-
 def matrix(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
     """Documents down, categories across; a cell is the value when present, else the status."""
     categories = list(dict.fromkeys(r["category"] for r in rows))

@@ -125,7 +125,6 @@ class StoreSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    top_k: int = Field(8, ge=1, description="Passages retrieved per question before the budget cut.")
     budget_chars: int = Field(8000, ge=200, description="Characters of passages put in front of the model.")
     mode: Literal["hybrid", "dense", "keyword"] = Field(
         "hybrid", description="`hybrid` fuses vector and BM25 rankings; `dense` or `keyword` use one alone."

@@ -34,10 +34,6 @@ class RenderedPage:
     image: Image.Image
     boxes: tuple[Box, ...]
 
-    @property
-    def highlighted(self) -> bool:
-        return bool(self.boxes)
-
     def focus(self, margin: float = FOCUS_MARGIN) -> Image.Image:
         """The band of the page around the marked quote: a whole page shrunk into a column is unreadable."""
         if not self.boxes:
