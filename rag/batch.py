@@ -32,6 +32,7 @@ from rag.batch_files import fsync_dir, sha256_bytes, unique_out_name, write_sync
 from rag.batch_steps import Step, StepFailed, StepResult, check_available
 from rag.errors import BackendUnavailable, QuireError
 from rag.journal import Journal, StepRow, seconds_left
+from rag.locks import holder, stamped
 
 log = logging.getLogger("quire.batch")
 
@@ -98,23 +99,16 @@ class WorkItem:
 def batch_lock(out_dir: Path) -> Iterator[None]:
     """One batch per output folder; the OS drops the lock when the process dies, even by SIGKILL."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    handle = (out_dir / LOCK_NAME).open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as error:
-        handle.close()
-        raise BatchBusy(
-            f"another batch is writing to {out_dir}: wait for it, or watch it with `quire batch status {out_dir}`"
-        ) from error
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+    with (out_dir / LOCK_NAME).open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise BatchBusy(
+                f"another batch (pid {holder(handle)}) is writing to {out_dir}: wait for it, "
+                f"or watch it with `quire batch status {out_dir}`"
+            ) from error
+        with stamped(handle):
+            yield
 
 
 def is_running(out_dir: Path) -> bool:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from rag.errors import QuireError, StoreReadOnly
 
@@ -28,9 +29,27 @@ class StoreBusy(QuireError):
     """Another process holds the store's write lock for longer than the timeout."""
 
 
-def _holder(handle) -> str:
+def holder(handle: IO[str]) -> str:
+    """The pid written into a lock file by the process that holds it (see `stamped`)."""
     handle.seek(0)
     return handle.read().strip() or "unknown"
+
+
+@contextmanager
+def stamped(handle: IO[str]) -> Iterator[None]:
+    """With the flock on `handle` taken: this process's pid in the file while it holds it, so that a
+    process that finds the lock taken can say who has it; the pid cleared and the lock let go after."""
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        handle.flush()
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def require_writable(*folders: Path) -> None:
@@ -70,7 +89,7 @@ def write_lock(
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                pid = _holder(handle)
+                pid = holder(handle)
                 if time.monotonic() >= deadline:
                     raise StoreBusy(
                         f"another Quire process is writing to this store (pid {pid}); try again when it has finished"
@@ -79,14 +98,5 @@ def write_lock(
                     on_wait(f"another Quire process is writing to this store (pid {pid}); waiting…")
                     told = True
                 time.sleep(0.1)
-        try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
+        with stamped(handle):
             yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            handle.flush()
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -346,7 +346,10 @@ def test_missing_step_and_busy_folder_are_clear_errors(tmp_path: Path, settings:
 
     with pytest.raises(QuireError, match="summarize .needs IngestOnly.summarize"):
         run_batch(IngestOnly(), plan(folder, tmp_path / "out"), threading.Event())
-    with batch_lock(tmp_path / "out"), pytest.raises(BatchBusy, match="another batch is writing"):
+    with (
+        batch_lock(tmp_path / "out"),
+        pytest.raises(BatchBusy, match=rf"another batch \(pid {os.getpid()}\) is writing"),
+    ):
         run_batch(FakeBatchService(settings), plan(folder, tmp_path / "out"), threading.Event())
 
 
