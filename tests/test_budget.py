@@ -3,7 +3,10 @@ prompt + reserved reply <= num_ctx, and a line saying what the model saw."""
 
 from __future__ import annotations
 
+import pytest
+
 from rag.budget import fit_passages, plan_context
+from rag.errors import ContextOverflow
 from rag.prompts import answer_messages
 from rag.types import Passage
 from tests.test_summarize import ScriptedBackend
@@ -69,3 +72,13 @@ def test_document_block_is_a_byte_identical_prefix_across_tasks() -> None:
     prefix = chats[0][0]["content"] + sources_block(document)
     for chat in chats:
         assert chat[0]["content"] + chat[1]["content"][: len(sources_block(document))] == prefix
+
+
+def test_a_prompt_that_does_not_fit_is_refused_before_it_is_sent() -> None:
+    """Every backend checks the window the same way (servers cut an overlong prompt silently)."""
+    backend = ScriptedBackend("", num_ctx=1000)
+    messages = build(pages("a.pdf", 1))
+    prompt_tokens = backend.check_fits(messages, max_tokens=100)
+    assert prompt_tokens == backend.count_messages(messages) < 900
+    with pytest.raises(ContextOverflow, match=rf"needs {prompt_tokens} tokens plus 1000.*ask about less text"):
+        backend.check_fits(messages, max_tokens=1000)

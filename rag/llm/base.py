@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rag.errors import ContextOverflow
 from rag.llm.loops import without_loop
 
 Message = dict[str, str]
@@ -59,6 +60,7 @@ class LLMBackend(ABC):
     model: str = ""
     num_ctx: int = 0
     is_demo: bool = False
+    overflow_advice: str = "ask about less text"  # what to do when a prompt does not fit this backend's window
 
     @abstractmethod
     def stream_chat(self, messages: list[Message], *, max_tokens: int) -> ChatStream:
@@ -81,6 +83,17 @@ class LLMBackend(ABC):
     def count_messages(self, messages: list[Message]) -> int:
         """Prompt tokens of a chat, with a small allowance per message for the chat template."""
         return sum(self.count_tokens(m["content"]) + 6 for m in messages) + 4
+
+    def check_fits(self, messages: list[Message], max_tokens: int) -> int:
+        """The prompt's tokens; `ContextOverflow` before anything is sent when the prompt and the
+        longest reply asked for do not fit the window (a server would cut the prompt silently)."""
+        prompt_tokens = self.count_messages(messages)
+        if prompt_tokens + max_tokens > self.num_ctx:
+            raise ContextOverflow(
+                f"the prompt needs {prompt_tokens} tokens plus {max_tokens} for the reply, more than "
+                f"{self.model}'s {self.num_ctx}-token window (num_ctx): {self.overflow_advice}"
+            )
+        return prompt_tokens
 
     def describe(self) -> str:
         return f"{self.name}:{self.model} (num_ctx {self.num_ctx})"

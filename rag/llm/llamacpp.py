@@ -58,6 +58,7 @@ def _chat_formatter(llm: Any) -> Any:
 
 class LlamaCppBackend(LLMBackend):
     name = "llamacpp"
+    overflow_advice = "ask about fewer documents, or use a model with a larger window"
 
     def __init__(self, model_path: Path | None, num_ctx: int, threads: int = 0, temperature: float = 0.0):
         from llama_cpp import Llama  # lazy: loading the library costs a second
@@ -98,17 +99,8 @@ class LlamaCppBackend(LLMBackend):
         """Exact: the rendered template through the GGUF tokenizer, not an estimate."""
         return len(self.prompt_tokens(messages))
 
-    def _check_fits(self, messages: list[Message], max_tokens: int) -> int:
-        prompt_tokens = self.count_messages(messages)
-        if prompt_tokens + max_tokens > self.num_ctx:
-            raise ContextOverflow(
-                f"the prompt needs {prompt_tokens} tokens plus {max_tokens} for the reply, but {self.model} "
-                f"has a {self.num_ctx}-token window: ask about fewer documents or use a larger model"
-            )
-        return prompt_tokens
-
     def stream_chat(self, messages: list[Message], *, max_tokens: int) -> ChatStream:
-        prompt_tokens = self._check_fits(messages, max_tokens)
+        prompt_tokens = self.check_fits(messages, max_tokens)
         usage: dict[str, Usage] = {}
 
         def pieces():
@@ -135,7 +127,7 @@ class LlamaCppBackend(LLMBackend):
         return ChatStream(pieces(), lambda: usage.get("u"))
 
     def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
-        self._check_fits(messages, max_tokens)
+        self.check_fits(messages, max_tokens)
         with self._lock:
             try:
                 reply = self._llm.create_chat_completion(

@@ -63,6 +63,7 @@ def _same_model(a: str, b: str) -> bool:
 
 class OllamaBackend(LLMBackend):
     name = "ollama"
+    overflow_advice = "raise QUIRE_LLM__NUM_CTX (up to 131072) or ask about less text"
 
     def __init__(
         self,
@@ -140,15 +141,6 @@ class OllamaBackend(LLMBackend):
     def _options(self, max_tokens: int) -> dict[str, Any]:
         return {"num_ctx": self.num_ctx, "num_predict": max_tokens, "temperature": self.temperature}
 
-    def _check_fits(self, messages: list[Message], max_tokens: int) -> int:
-        prompt_tokens = self.count_messages(messages)
-        if prompt_tokens + max_tokens > self.num_ctx:
-            raise ContextOverflow(
-                f"the prompt needs {prompt_tokens} tokens plus {max_tokens} for the reply, more than "
-                f"num_ctx={self.num_ctx}: raise QUIRE_LLM__NUM_CTX (up to 131072) or ask about less text"
-            )
-        return prompt_tokens
-
     def count_messages(self, messages: list[Message]) -> int:
         return chat_token_count(messages, self._count, self._template)
 
@@ -207,7 +199,7 @@ class OllamaBackend(LLMBackend):
             raise self._translate(error) from error
 
     def stream_chat(self, messages: list[Message], *, max_tokens: int) -> ChatStream:
-        sent = self._check_fits(messages, max_tokens)
+        sent = self.check_fits(messages, max_tokens)
         usage: dict[str, Usage] = {}
 
         def pieces() -> Iterator[str]:
@@ -227,7 +219,7 @@ class OllamaBackend(LLMBackend):
         return ChatStream(pieces(), lambda: usage.get("u"))
 
     def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
-        sent = self._check_fits(messages, max_tokens)
+        sent = self.check_fits(messages, max_tokens)
         reply = self._chat(messages, max_tokens, stream=False, fmt=schema)
         self.check_not_truncated(messages, sent, reply.prompt_eval_count)
         content = reply.message.content or ""

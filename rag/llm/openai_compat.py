@@ -28,6 +28,9 @@ STRUCTURED_MODES = ("json_schema", "json_object", "prompt")
 
 class OpenAICompatBackend(LLMBackend):
     name = "openai"
+    overflow_advice = (
+        "ask about less text, or start the server with a larger window and raise QUIRE_LLM__NUM_CTX to match"
+    )
 
     def __init__(
         self,
@@ -53,14 +56,6 @@ class OpenAICompatBackend(LLMBackend):
 
     def count_tokens(self, text: str) -> int:
         return llama3_token_count(text)
-
-    def _check_fits(self, messages: list[Message], max_tokens: int) -> None:
-        needed = self.count_messages(messages) + max_tokens
-        if needed > self.num_ctx:
-            raise ContextOverflow(
-                f"the prompt and reply need {needed} tokens, more than num_ctx={self.num_ctx}: ask about "
-                "less text, or start the server with a larger window and raise QUIRE_LLM__NUM_CTX to match"
-            )
 
     def _body(self, messages: list[Message], max_tokens: int, **extra: Any) -> dict[str, Any]:
         return {
@@ -116,7 +111,7 @@ class OpenAICompatBackend(LLMBackend):
 
     # --- calls ------------------------------------------------------------------------------
     def stream_chat(self, messages: list[Message], *, max_tokens: int) -> ChatStream:
-        self._check_fits(messages, max_tokens)
+        self.check_fits(messages, max_tokens)
         usage: dict[str, Usage] = {}
         body = self._body(messages, max_tokens, stream=True, stream_options={"include_usage": True})
 
@@ -188,7 +183,7 @@ class OpenAICompatBackend(LLMBackend):
         return self._body([*messages, instruction], max_tokens)
 
     def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
-        self._check_fits(messages, max_tokens)
+        self.check_fits(messages, max_tokens)
         modes = (self.structured_mode,) if self.structured_mode else STRUCTURED_MODES
         for mode in modes:
             response = self._post(self._structured_request(mode, messages, schema, max_tokens))
