@@ -12,7 +12,9 @@ import html
 import io
 import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -94,8 +96,13 @@ def _run_line(s: dict[str, Any]) -> tuple[str, str]:
     return f"run {s['run'].get('run_id', '?')} {outcome or 'in progress'}", "" if outcome else IN_PROGRESS_HINT
 
 
-def _link_md(name: str) -> str:
-    return f"[{name}]({quote(name)})"
+def _link_md(name: str, label: str | None = None) -> str:
+    return f"[{label or name}]({quote(name)})"
+
+
+def output_label(status: FileStatus, name: str) -> str:
+    """`summary.md`, `clauses.csv`: an output's link text in its file's row, which already names the file."""
+    return name.removeprefix(f"{status.out_name}.")
 
 
 def _cell(text: str) -> str:
@@ -135,7 +142,8 @@ def render_markdown(s: dict[str, Any]) -> str:
     header, rows = _document_table(s)
     lines += ["## Documents", "", f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
     lines += [
-        f"| {' | '.join(_cell(c) for c in cells)} | {' · '.join(_link_md(o) for o in f.outputs)} |" for f, cells in rows
+        f"| {' | '.join(_cell(c) for c in cells)} | {' · '.join(_link_md(o, output_label(f, o)) for o in f.outputs)} |"
+        for f, cells in rows
     ]
     return "\n".join(lines) + "\n"
 
@@ -144,8 +152,8 @@ def render_html(s: dict[str, Any]) -> str:
     e = html.escape
     run, hint = _run_line(s)
 
-    def links(names: list[str] | tuple[str, ...]) -> str:
-        return " · ".join(f'<a href="{e(quote(n))}">{e(n)}</a>' for n in names)
+    def links(names: list[str] | tuple[str, ...], label: Callable[[str], str] = str) -> str:
+        return " · ".join(f'<a href="{e(quote(n))}">{e(label(n))}</a>' for n in names)
 
     rows = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in sorted(s["counts"].items()))
     failures = "".join(
@@ -154,7 +162,7 @@ def render_html(s: dict[str, Any]) -> str:
     )
     header, document_rows = _document_table(s)
     documents = "".join(
-        f'<tr class="{e(f.state)}">{"".join(f"<td>{e(c)}</td>" for c in cells)}<td>{links(f.outputs)}</td></tr>'
+        f'<tr class="{e(f.state)}">{"".join(f"<td>{e(c)}</td>" for c in cells)}<td>{links(f.outputs, partial(output_label, f))}</td></tr>'
         for f, cells in document_rows
     )
     parts = [

@@ -203,10 +203,13 @@ def test_batch_writes_outputs_report_and_skips_finished_work(tmp_path: Path, set
     report = (out / "index.md").read_text()
     assert "broken.pdf | ingest | the PDF is damaged" in report
     assert (
-        "| contract 01.txt | reviewed | 1 present · 1 absent | [contract_01-txt.summary.md](contract_01-txt.summary.md)"
-        in report
+        "| contract 01.txt | reviewed | 1 present · 1 absent | [summary.md](contract_01-txt.summary.md) · "
+        "[clauses.csv](contract_01-txt.clauses.csv) · [clauses.json](contract_01-txt.clauses.json) |" in report
+    ), "each output is linked by what it is: its row already names the file"
+    assert (
+        '<td>contract 01.txt</td><td>reviewed</td><td>1 present · 1 absent</td><td><a href="contract_01-txt.summary.md">'
+        "summary.md</a>" in (out / "index.html").read_text()
     )
-    assert "<td>contract 01.txt</td><td>reviewed</td><td>1 present · 1 absent</td>" in (out / "index.html").read_text()
 
     attempts = len(Journal(out).events("attempt"))
     before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.summary.md")}
