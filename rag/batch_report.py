@@ -12,9 +12,8 @@ import html
 import io
 import logging
 from collections import Counter
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -96,25 +95,43 @@ def _run_line(s: dict[str, Any]) -> tuple[str, str]:
     return f"run {s['run'].get('run_id', '?')} {outcome or 'in progress'}", "" if outcome else IN_PROGRESS_HINT
 
 
-def _link_md(name: str, label: str | None = None) -> str:
-    return f"[{label or name}]({quote(name)})"
+Link = tuple[str, str]  # (text shown, file name in the output folder)
 
 
-def output_label(status: FileStatus, name: str) -> str:
-    """`summary.md`, `clauses.csv`: an output's link text in its file's row, which already names the file."""
-    return name.removeprefix(f"{status.out_name}.")
+def _link_md(link: Link) -> str:
+    return f"[{link[0]}]({quote(link[1])})"
+
+
+def _named(names: list[str]) -> list[Link]:
+    return [(name, name) for name in names]
+
+
+def _output_links(status: FileStatus) -> list[Link]:
+    """`summary.md`, `clauses.csv`...: an output's link text in its file's row, which already names the file."""
+    return [(name.removeprefix(f"{status.out_name}."), name) for name in status.outputs]
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _document_table(s: dict[str, Any]) -> tuple[list[str], list[tuple[FileStatus, list[str]]]]:
-    """The Documents table's header and each file's text cells, shared by both formats (each links
-    the outputs, the last column, its own way); the clauses column only when the batch reviews."""
+@dataclass(frozen=True)
+class DocumentRow:
+    state: str
+    cells: list[str]  # file, state and, when the batch reviews, how its clauses came out
+    outputs: list[Link]
+
+
+def _document_table(s: dict[str, Any]) -> tuple[list[str], list[DocumentRow]]:
+    """The Documents table's header and rows, shared by both formats."""
     clauses = s["clauses"]
     header = ["file", "state", *([] if clauses is None else ["clauses"]), "outputs"]
-    rows = [(f, [f.path, f.state, *([] if clauses is None else [clauses.get(f.path, "")])]) for f in s["files"]]
+    rows = [
+        DocumentRow(
+            f.state, [f.path, f.state, *([] if clauses is None else [clauses.get(f.path, "")])], _output_links(f)
+        )
+        for f in s["files"]
+    ]
     return header, rows
 
 
@@ -138,13 +155,10 @@ def render_markdown(s: dict[str, Any]) -> str:
         lines += [f"| {_cell(f.path)} | {f.failed_step} | {_cell(f.error or '')} |" for f in s["failures"]]
         lines.append("")
     if s["portfolio"]:
-        lines += ["## Portfolio", "", " · ".join(_link_md(n) for n in s["portfolio"]), ""]
+        lines += ["## Portfolio", "", " · ".join(map(_link_md, _named(s["portfolio"]))), ""]
     header, rows = _document_table(s)
     lines += ["## Documents", "", f"| {' | '.join(header)} |", "|" + "---|" * len(header)]
-    lines += [
-        f"| {' | '.join(_cell(c) for c in cells)} | {' · '.join(_link_md(o, output_label(f, o)) for o in f.outputs)} |"
-        for f, cells in rows
-    ]
+    lines += [f"| {' | '.join(map(_cell, row.cells))} | {' · '.join(map(_link_md, row.outputs))} |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -152,8 +166,8 @@ def render_html(s: dict[str, Any]) -> str:
     e = html.escape
     run, hint = _run_line(s)
 
-    def links(names: list[str] | tuple[str, ...], label: Callable[[str], str] = str) -> str:
-        return " · ".join(f'<a href="{e(quote(n))}">{e(label(n))}</a>' for n in names)
+    def links(targets: list[Link]) -> str:
+        return " · ".join(f'<a href="{e(quote(name))}">{e(text)}</a>' for text, name in targets)
 
     rows = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in sorted(s["counts"].items()))
     failures = "".join(
@@ -162,8 +176,8 @@ def render_html(s: dict[str, Any]) -> str:
     )
     header, document_rows = _document_table(s)
     documents = "".join(
-        f'<tr class="{e(f.state)}">{"".join(f"<td>{e(c)}</td>" for c in cells)}<td>{links(f.outputs, partial(output_label, f))}</td></tr>'
-        for f, cells in document_rows
+        f'<tr class="{e(row.state)}">{"".join(f"<td>{e(c)}</td>" for c in row.cells)}<td>{links(row.outputs)}</td></tr>'
+        for row in document_rows
     )
     parts = [
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Batch report</title>',
@@ -180,7 +194,7 @@ def render_html(s: dict[str, Any]) -> str:
     if failures:
         parts.append(f"<h2>Failures</h2><table><tr><th>file</th><th>step</th><th>reason</th></tr>{failures}</table>")
     if s["portfolio"]:
-        parts.append(f"<h2>Portfolio</h2><p>{links(s['portfolio'])}</p>")
+        parts.append(f"<h2>Portfolio</h2><p>{links(_named(s['portfolio']))}</p>")
     parts.append(f"<h2>Documents</h2><table><tr>{''.join(f'<th>{h}</th>' for h in header)}</tr>{documents}</table>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
