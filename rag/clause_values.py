@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from rag.categories import Category
 from rag.extract import (
     Found,
+    find_durations,
     find_effective_date,
     find_governing_law,
+    find_money,
     find_parties,
     find_title,
     parse_date,
@@ -84,6 +86,20 @@ def values_disagree(category: Category, model_value: str, rules: Sequence[Found]
             r.value.lower() not in model_value.lower() and model_value.lower() not in r.value.lower() for r in rules
         )
     return False
+
+
+def unsupported_figures(value: str, quotes: Sequence[str]) -> list[str]:
+    """The durations and dollar amounts the model's value states that none of its verified quotes
+    states: a real quote beside an invented figure must not be shown as a found clause."""
+    quoted = " ".join(quotes)
+    backed = {_figure(found) for found in [*find_durations(quoted), *find_money(quoted)]}
+    return [found.text for found in [*find_durations(value), *find_money(value)] if _figure(found) not in backed]
+
+
+def _figure(found: Found) -> str:
+    """A comparable form of a hit: '1 year' and 'twelve (12) months' both read `12 months`."""
+    duration = parse_duration(found.text) if found.kind == "duration" else None
+    return str(duration.in_smaller_unit()) if duration else found.value
 
 
 def expiration_from_term(effective: str, term_quote: str) -> str:

@@ -17,7 +17,13 @@ from rag.candidates import CandidateSet, Span, TokenCounter, select_candidates
 from rag.categories import CallGroup, Catalogue, Category
 from rag.clause_prompt import MAX_QUOTES, QUOTE_CHARS, VALUE_CHARS, clause_messages, group_schema, repair_messages
 from rag.clause_report import ClauseFinding, ClauseQuote, ClauseReport
-from rag.clause_values import expiration_from_term, normalise, rule_evidence, values_disagree
+from rag.clause_values import (
+    expiration_from_term,
+    normalise,
+    rule_evidence,
+    unsupported_figures,
+    values_disagree,
+)
 from rag.extract import Found
 from rag.llm.base import LLMBackend, Message
 from rag.types import PageSpan, page_at
@@ -170,6 +176,8 @@ def decide(
             notes.append(f"{failed_quotes} more quote(s) were not found in the document and are not shown")
         if values_disagree(category, value, rules):
             notes.append(f"the rules read {rules[0].value!r} at page {page_at(doc.pages, rules[0].start)}")
+        if unsupported := unsupported_figures(answer.value, [q.text for q in quotes]):
+            notes.append(f"{', '.join(unsupported)} in the model's answer is not in its quotes")
         if not answer.confident:
             notes.append("the model said its confidence is low")
         status = "present" if not notes or (failed_quotes and len(notes) == 1) else "needs_review"

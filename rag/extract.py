@@ -1,5 +1,5 @@
-"""Rule-based extractors that run before the model and check it: dates, durations, notice
-periods, money amounts, governing law and parties.
+"""Rule-based extractors that run before the model and check it: dates, durations, money
+amounts, governing law and parties.
 
 Each hit keeps its exact [start, end) in the document text, so whatever they contribute is
 verbatim by construction. They are deliberately narrow: a miss costs less than a wrong value,
@@ -41,6 +41,11 @@ DURATION = re.compile(
     r"(?P<unit>business days?|calendar days?|days?|weeks?|months?|years?)\b",
     re.IGNORECASE,
 )
+MONEY = re.compile(
+    r"(?:\bUSD\s?|(?:\bUS\s?)?\$\s?)(?P<amount>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<fraction>\d+))?"
+    r"(?:\s*(?P<scale>million|billion)\b)?",
+    re.IGNORECASE,
+)
 GOVERNING_LAW = re.compile(
     r"govern\w*(?:[^.;]{0,120}?)\blaws?\s+of\s+(?:the\s+)?(?:(?:State|Commonwealth|Province)\s+of\s+)?"
     r"(?P<place>[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+){0,3})",
@@ -71,6 +76,14 @@ class Duration:
 
     def __str__(self) -> str:
         return f"{self.count} {self.unit}{'' if self.count == 1 else 's'}"
+
+    def in_smaller_unit(self) -> Duration:
+        """Years as months, weeks as days: 'twelve (12) months' and 'one year' say the same thing."""
+        if self.unit == "year":
+            return Duration(self.count * 12, "month")
+        if self.unit == "week":
+            return Duration(self.count * 7, "day")
+        return self
 
     def add_to(self, start: date) -> date:
         """The day a term of this length that begins on `start` ends (the day before the anniversary)."""
@@ -121,9 +134,29 @@ def _duration_of(match: re.Match[str]) -> Duration | None:
     return Duration(count, unit)
 
 
+def find_durations(text: str, base: int = 0) -> list[Found]:
+    """Spans of time ('three (3) years', '90 days', 'twelve months')."""
+    found = []
+    for match in DURATION.finditer(text):
+        duration = _duration_of(match)
+        if duration:
+            found.append(Found("duration", base + match.start(), base + match.end(), match.group(), str(duration)))
+    return found
+
+
 def parse_duration(text: str) -> Duration | None:
     match = DURATION.search(text)
     return _duration_of(match) if match else None
+
+
+def find_money(text: str, base: int = 0) -> list[Found]:
+    """Dollar amounts ('$1,000,000', 'US$ 2.5 million', 'USD 500') as `USD 1,000,000.00`."""
+    found = []
+    for match in MONEY.finditer(text):
+        amount = float(f"{match.group('amount').replace(',', '')}.{match.group('fraction') or 0}")
+        amount *= {"million": 1e6, "billion": 1e9}.get((match.group("scale") or "").lower(), 1)
+        found.append(Found("money", base + match.start(), base + match.end(), match.group(), f"USD {amount:,.2f}"))
+    return found
 
 
 def find_governing_law(text: str, base: int = 0) -> list[Found]:

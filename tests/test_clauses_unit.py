@@ -13,7 +13,7 @@ from rag.candidates import select_candidates
 from rag.categories import CategoryError, load_catalogue
 from rag.clause_prompt import group_schema
 from rag.clause_report import CSV_FIELDS
-from rag.clause_values import normalise
+from rag.clause_values import normalise, unsupported_figures
 from rag.clauses import ClauseDocument, reply_tokens, review_document
 from rag.eval_clauses import jaccard, score_finding
 from rag.extract import Duration, find_governing_law, find_parties, parse_date, parse_duration
@@ -168,6 +168,26 @@ def test_unreadable_pages_make_absence_not_checked() -> None:
         "Audit Rights"
     )
     assert finding.status == "not_checked" and "pages 2" in finding.note
+
+
+def test_a_figure_its_quotes_do_not_state_is_flagged() -> None:
+    """A verbatim quote beside an invented number must not pass as a found clause."""
+    catalogue = load_catalogue().select(["Notice Period to Terminate Renewal", "Renewal Term"])
+
+    def reply(schema: dict[str, Any]) -> dict[str, Any]:
+        replies = all_absent(schema)
+        if "Notice Period to Terminate Renewal" in replies:
+            replies["Notice Period to Terminate Renewal"] = answer(True, ["gives ninety (90) days' notice"], "60 days")
+        if "Renewal Term" in replies:
+            replies["Renewal Term"] = answer(True, ["successive one-year terms"], "12 months")
+        return replies
+
+    report = review_document(doc_of(CONTRACT_TEXT), catalogue, ScriptedBackend([reply] * 2), 4000)
+    notice = report.finding("Notice Period to Terminate Renewal")
+    assert notice.status == "needs_review" and "60 days in the model's answer is not in its quotes" in notice.note
+    assert report.finding("Renewal Term").status == "present", "12 months and one year are the same figure"
+    assert unsupported_figures("$2 million", ["shall not exceed One Million Dollars ($1,000,000)"]) == ["$2 million"]
+    assert unsupported_figures("USD 1,000,000", ["shall not exceed One Million Dollars ($1,000,000)"]) == []
 
 
 def test_expiration_is_computed_from_effective_date_and_term() -> None:
