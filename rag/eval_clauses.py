@@ -152,7 +152,9 @@ def score_report(report: ClauseReport, contract: LabelledContract) -> dict[str, 
     return scores
 
 
-def candidate_scores(service: Any, doc_id: str, contract: LabelledContract, categories: Sequence[str] | None):
+def candidate_scores(
+    service: Any, doc_id: str, contract: LabelledContract, categories: Sequence[str] | None
+) -> tuple[dict[str, CategoryScore], int]:
     """Candidate recall per category and the largest prompt of any call group, in Llama-3 tokens."""
     settings = service.settings.clauses
     document = stored_document(service.store.registry, doc_id)

@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -148,7 +149,7 @@ class KeywordIndex:
         chosen = chosen[np.argsort(-scores[chosen], kind="stable")]
         return [KeywordHit(rows[r][0], rows[r][1], float(scores[r])) for r in chosen]
 
-    def _candidate_rows(self, doc_ids, total: int) -> np.ndarray:
+    def _candidate_rows(self, doc_ids: Sequence[str] | None, total: int) -> np.ndarray:
         if not doc_ids:
             return np.arange(total)
         parts = [self._doc_rows[d] for d in doc_ids if d in self._doc_rows]

@@ -6,7 +6,7 @@ Data flows one way: app.py / rag.cli -> Quire -> ingest/ and the seams (store, e
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from rag.store import Store
 from rag.types import Answer, DocumentInfo, PageSpan, Passage
 
 if TYPE_CHECKING:
+    from rag.categories import CallGroup
     from rag.summarize import Summary
 
 
@@ -100,7 +101,12 @@ class Quire:
         return summarize_document(backend, self.store.registry, doc_id, self.settings.summarize)
 
     # --- clause review ----------------------------------------------------------------------
-    def review_clauses(self, doc_ref: str, categories: list[str] | None = None, on_group=None) -> ClauseReport:
+    def review_clauses(
+        self,
+        doc_ref: str,
+        categories: list[str] | None = None,
+        on_group: Callable[[CallGroup], None] | None = None,
+    ) -> ClauseReport:
         """The clause checklist (all categories, or `categories`) for one stored document."""
         from rag.clause_service import review_stored
 

@@ -23,7 +23,7 @@ class BackendChoice:
     reason: str  # why this backend answers, shown by `doctor` and the UI
 
 
-def _ollama(settings: LLMSettings):
+def _ollama(settings: LLMSettings) -> LLMBackend:
     from rag.llm.ollama import OllamaBackend
 
     return OllamaBackend(
@@ -36,13 +36,13 @@ def _ollama(settings: LLMSettings):
     )
 
 
-def _llamacpp(settings: LLMSettings):
+def _llamacpp(settings: LLMSettings) -> LLMBackend:
     from rag.llm.llamacpp import LlamaCppBackend
 
     return LlamaCppBackend(settings.model_path, settings.num_ctx, settings.threads, settings.temperature)
 
 
-def _openai(settings: LLMSettings):
+def _openai(settings: LLMSettings) -> LLMBackend:
     from rag.llm.openai_compat import OpenAICompatBackend
 
     return OpenAICompatBackend(
