@@ -34,7 +34,12 @@ NUMBER_WORDS = {
         "sixteen seventeen eighteen nineteen twenty".split()
     )
 }
-NUMBER_WORDS.update({"thirty": 30, "forty": 40, "forty-five": 45, "sixty": 60, "ninety": 90, "a": 1, "an": 1})
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+NUMBER_WORDS.update(TENS)
+NUMBER_WORDS.update(  # "thirty-six": without it, "thirty-six months" would read as thirty
+    {f"{tens}-{unit}": value + NUMBER_WORDS[unit] for tens, value in TENS.items() for unit in list(NUMBER_WORDS)[1:10]}
+)
+NUMBER_WORDS.update({"a": 1, "an": 1})
 _NUMBER = r"(?P<num>\d+|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 DURATION = re.compile(
     rf"\b{_NUMBER}(?:\s*\((?P<paren>\d+)\))?[\s-]+(?:\w+[\s-]+)?"
