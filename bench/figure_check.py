@@ -74,6 +74,8 @@ def report_rule_evidence(rows: list[dict], data_dir: Path) -> None:
 
 def main() -> None:
     labels = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_LABELS
+    if not labels.is_file():
+        sys.exit(f"no labels at {labels}: pass the path of cuad_labels.jsonl, or set QUIRE_SHARED_DATA")
     rows = [json.loads(line) for line in labels.read_text(encoding="utf-8").splitlines() if line.strip()]
     report_figure_check(figure_answers(rows))
     report_rule_evidence(rows, labels.parent)
