@@ -36,8 +36,9 @@ NUMBER_WORDS = {
 }
 TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 NUMBER_WORDS.update(TENS)
+DIGITS = {word: NUMBER_WORDS[word] for word in "one two three four five six seven eight nine".split()}
 NUMBER_WORDS.update(  # "thirty-six": without it, "thirty-six months" would read as thirty
-    {f"{tens}-{unit}": value + NUMBER_WORDS[unit] for tens, value in TENS.items() for unit in list(NUMBER_WORDS)[1:10]}
+    {f"{tens}-{digit}": value + DIGITS[digit] for tens, value in TENS.items() for digit in DIGITS}
 )
 NUMBER_WORDS.update({"a": 1, "an": 1})
 _NUMBER = r"(?P<num>\d+|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
