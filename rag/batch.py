@@ -1,8 +1,9 @@
 """Overnight batch: ingest, summarise and review every file of a folder, resumable at any instant.
 
 A batch is a list of *steps* (ingest, summarize, review: `rag.batch_steps`), so the orchestration
-knows nothing about how a summary or a clause table is made; the journal (`rag.journal`) records each step's completion for each
-file's content hash, which is what makes a re-run skip finished work and redo changed files.
+knows nothing about how a summary or a clause table is made; the journal (`rag.journal`) records
+each step's completion for each file's content hash, which is what makes a re-run skip finished
+work and redo changed files.
 
 Outputs are staged as fsynced temp files, then the journal commits the step, then the files are
 renamed into place: a crash before the commit redoes the step, a crash after it only finishes
