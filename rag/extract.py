@@ -41,9 +41,14 @@ NUMBER_WORDS.update(  # "thirty-six": without it, "thirty-six months" would read
     {f"{tens}-{digit}": value + DIGITS[digit] for tens, value in TENS.items() for digit in DIGITS}
 )
 NUMBER_WORDS.update({"a": 1, "an": 1})
-_NUMBER = r"(?P<num>\d+|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
+_COMPOUND_GAP = r"[\s-]+"  # "twenty-four", "twenty four" and a line break between the two read alike
+_NUMBER = (
+    r"(?P<num>\d+|"
+    + "|".join(word.replace("-", _COMPOUND_GAP) for word in sorted(NUMBER_WORDS, key=len, reverse=True))
+    + r")"
+)
 DURATION = re.compile(
-    rf"\b{_NUMBER}(?:\s*\((?P<paren>\d+)\))?[\s-]+(?:\w+[\s-]+)?"
+    rf"\b{_NUMBER}(?:\s*\((?P<paren>\d+)\))?[\s-]+(?:(?!hundred|thousand)\w+[\s-]+)?"
     r"(?P<unit>business days?|calendar days?|days?|weeks?|months?|years?)\b",
     re.IGNORECASE,
 )
@@ -132,7 +137,7 @@ def parse_date(text: str) -> date | None:
 
 
 def _duration_of(match: re.Match[str]) -> Duration | None:
-    raw = (match.group("paren") or match.group("num")).lower()
+    raw = re.sub(_COMPOUND_GAP, "-", (match.group("paren") or match.group("num")).lower())
     count = int(raw) if raw.isdigit() else NUMBER_WORDS.get(raw)
     if count is None:
         return None

@@ -116,6 +116,9 @@ def test_extractors() -> None:
     ]
     assert parse_duration("upon ninety (90) days' written notice") == Duration(90, "day")
     assert parse_duration("for thirty-six months") == Duration(36, "month"), "not thirty: the six belongs to it"
+    assert parse_duration("for twenty four months") == Duration(24, "month"), "the unhyphenated form too"
+    assert parse_duration("one hundred days") is None, "no number word reads hundreds: better none than one day"
+    assert parse_duration("one hundred twenty (120) days") == Duration(120, "day")
     assert Duration(3, "year").add_to(date(2021, 1, 5)) == date(2024, 1, 4)
     for hit in find_governing_law(CONTRACT_TEXT) + find_parties(CONTRACT_TEXT):
         assert CONTRACT_TEXT[hit.start : hit.end] == hit.text
