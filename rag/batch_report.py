@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rag.batch import BatchPlan
-from rag.batch_files import atomic_write, publish, temp_name
+from rag.batch_files import atomic_write
 from rag.clause_report import STATUSES
 from rag.journal import FileStatus, Journal
 
@@ -206,7 +206,7 @@ def clause_rows(out_dir: Path, statuses: list[FileStatus]) -> dict[str, list[dic
     for status in statuses:
         for name in status.outputs:
             if name.endswith(".clauses.csv"):
-                text = (out_dir / name).read_text(encoding="utf-8")
+                text = (out_dir / name).read_text(encoding="utf-8-sig")  # older batches wrote no BOM
                 by_file[status.path] = list(csv.DictReader(io.StringIO(text)))
     return by_file
 
@@ -214,12 +214,10 @@ def clause_rows(out_dir: Path, statuses: list[FileStatus]) -> dict[str, list[dic
 def write_portfolio(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     """The portfolio in the clause review's own formats (`rag/portfolio.py`), each file written whole
     to a temporary name first so a reader never sees part of it."""
-    from rag.portfolio import write_csv, write_xlsx
+    from rag.portfolio import csv_bytes, xlsx_bytes
 
     written = []
-    for name, writer in ((PORTFOLIO_CSV, write_csv), (PORTFOLIO_XLSX, write_xlsx)):
-        temporary = temp_name(out_dir / name)
-        writer(rows, temporary)
-        publish(temporary, out_dir / name)
+    for name, to_bytes in ((PORTFOLIO_CSV, csv_bytes), (PORTFOLIO_XLSX, xlsx_bytes)):
+        atomic_write(out_dir / name, to_bytes(rows))
         written.append(out_dir / name)
     return written

@@ -7,8 +7,6 @@ never needs to know about crashes, retries or the output folder.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import QuireError
+from rag.portfolio import csv_bytes
 
 
 class StepFailed(QuireError):
@@ -57,7 +56,7 @@ def summarize_step(service: Any, doc_ref: str) -> StepResult:
 def review_step(service: Any, doc_ref: str) -> StepResult:
     report = service.review_clauses(doc_ref)
     payload = json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
-    return StepResult({".clauses.json": payload.encode("utf-8"), ".clauses.csv": rows_to_csv(report.csv_rows())})
+    return StepResult({".clauses.json": payload.encode("utf-8"), ".clauses.csv": csv_bytes(report.csv_rows())})
 
 
 STEPS: dict[str, Step] = {
@@ -65,18 +64,6 @@ STEPS: dict[str, Step] = {
     "summarize": Step("summarize", summarize_step, "summarize", uses_llm=True),
     "review": Step("review", review_step, "review_clauses", uses_llm=True),
 }
-
-
-def rows_to_csv(rows: list[dict[str, Any]]) -> bytes:
-    """CSV with the union of the rows' keys as header, in first-seen order."""
-    header: list[str] = []
-    for row in rows:
-        header.extend(k for k in row if k not in header)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 def plan_steps(summaries: bool, clauses: bool) -> tuple[Step, ...]:

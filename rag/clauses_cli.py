@@ -95,10 +95,11 @@ def register(
                 else:
                     reports = [quire.review_clauses(doc, chosen)]
             rows = portfolio.rows_of(reports)
-            if csv_file:
-                err.print(f"wrote {portfolio.write_csv(rows, csv_file)}")
-            if xlsx_file:
-                err.print(f"wrote {portfolio.write_xlsx(rows, xlsx_file)}")
+            for path, to_bytes in ((csv_file, portfolio.csv_bytes), (xlsx_file, portfolio.xlsx_bytes)):
+                if path:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(to_bytes(rows))
+                    err.print(f"wrote {path}")
             if as_json:
                 emit(reports[0].to_json() if not all_documents else [r.to_json() for r in reports])
             else:

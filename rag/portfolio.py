@@ -1,14 +1,15 @@
 """The portfolio: every clause category across every stored document, as CSV or a spreadsheet.
 
-One function builds the rows and two write them, so the CLI, the web app and the overnight
-batch report all produce the same table.
+One function builds the rows and two turn them into a file's bytes (CSV, XLSX), so the CLI,
+the web app and the overnight batch (each document's table and the morning portfolio) all
+produce the same table; each caller decides where and how the bytes are written.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from rag.categories import CREDIT
@@ -44,17 +45,16 @@ def matrix(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
     return ["document", *categories], body
 
 
-def write_csv(rows: Sequence[Row], path: Path) -> Path:
+def csv_bytes(rows: Sequence[Row]) -> bytes:
     """The long table (one row per document and category), UTF-8 with a BOM so spreadsheets read accents."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(CSV_FIELDS))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(CSV_FIELDS))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")
 
 
-def write_xlsx(rows: Sequence[Row], path: Path) -> Path:
+def xlsx_bytes(rows: Sequence[Row]) -> bytes:
     """A workbook: 'Portfolio' (documents x categories), 'Findings' (the long table), 'About'."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -78,6 +78,6 @@ def write_xlsx(rows: Sequence[Row], path: Path) -> Path:
     about.append(["Statuses", "present: verified quote; absent: searched, not found; "
                   "not_checked: unreadable pages; needs_review: a person should look"])  # fmt: skip
     about.append(["Credit", CREDIT])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

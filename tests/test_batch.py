@@ -171,7 +171,7 @@ def assert_outputs_valid(out: Path, expected: set[str], portfolio: bool) -> None
     if not portfolio:
         return
     reviewed = sum(1 for n in expected if n.endswith(".clauses.csv"))
-    rows = list(csv.DictReader(io.StringIO((out / "clauses.csv").read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO((out / "clauses.csv").read_text(encoding="utf-8-sig"))))
     assert len(rows) == 2 * reviewed
     from openpyxl import load_workbook
 

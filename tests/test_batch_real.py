@@ -97,7 +97,7 @@ def test_real_summaries_and_clauses_through_the_embedded_model(tmp_path: Path, s
     for stem in ("msa-0", "msa-pdf"):
         assert (out / f"{stem}.summary.md").read_text(encoding="utf-8").strip()
         assert isinstance(json.loads((out / f"{stem}.clauses.json").read_text(encoding="utf-8")), dict)
-        assert list(csv.DictReader(io.StringIO((out / f"{stem}.clauses.csv").read_text(encoding="utf-8"))))
+        assert list(csv.DictReader(io.StringIO((out / f"{stem}.clauses.csv").read_text(encoding="utf-8-sig"))))
     index = (out / "index.md").read_text(encoding="utf-8")
     assert "msa-0.summary.md" in index and "scan.pdf | ingest" in index
     assert (out / "clauses.xlsx").stat().st_size > 0  # the tiny model's wording is not asserted, only wholeness

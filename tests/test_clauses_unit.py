@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -18,7 +21,7 @@ from rag.clauses import ClauseDocument, reply_tokens, review_document
 from rag.eval_clauses import jaccard, score_finding
 from rag.extract import Duration, find_governing_law, find_parties, parse_date, parse_duration
 from rag.llm.base import LLMBackend
-from rag.portfolio import matrix, rows_of, write_csv, write_xlsx
+from rag.portfolio import csv_bytes, matrix, rows_of, xlsx_bytes
 from rag.tokens import llama3_token_count
 from rag.types import PageSpan
 from tests.conftest import CONTRACT_TEXT
@@ -211,7 +214,7 @@ def test_expiration_is_computed_from_effective_date_and_term() -> None:
     assert expiration.value == "2024-01-04" and "effective date + term" in expiration.note
 
 
-def test_span_scoring_and_portfolio(tmp_path: Path) -> None:
+def test_span_scoring_and_portfolio() -> None:
     assert jaccard((0, 10), (5, 15)) == pytest.approx(5 / 15)
     score = score_finding([(0, 100)], [(10, 100), (300, 400)], answered=True)
     assert (score.matched_predicted, score.matched_gold, score.missed_documents) == (1, 1, 0)
@@ -221,10 +224,12 @@ def test_span_scoring_and_portfolio(tmp_path: Path) -> None:
     rows = rows_of([report])
     header, body = matrix(rows)
     assert header[0] == "document" and body[0][0] == "msa.txt"
-    assert write_csv(rows, tmp_path / "p.csv").read_text(encoding="utf-8-sig").startswith(",".join(CSV_FIELDS))
+    table = csv_bytes(rows)
+    assert table.startswith(codecs.BOM_UTF8 + ",".join(CSV_FIELDS).encode()), "a BOM, so spreadsheets read accents"
+    assert list(csv.DictReader(io.StringIO(table.decode("utf-8-sig")))) == rows
     from openpyxl import load_workbook
 
-    book = load_workbook(write_xlsx(rows, tmp_path / "p.xlsx"))
+    book = load_workbook(io.BytesIO(xlsx_bytes(rows)))
     assert book.sheetnames == ["Portfolio", "Findings", "About"]
 
 

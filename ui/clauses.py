@@ -1,18 +1,15 @@
 """Clauses: the 41 CUAD categories for one contract (status, value, quote, page), downloads, and
-the portfolio table across every reviewed contract. Reviews run in the background; the files
-are written by `rag.portfolio`, so the web app, the CLI and the batch report give the same table."""
+the portfolio table across every reviewed contract. Reviews run in the background; the
+downloads' bytes come from `rag.portfolio`, so the web app, the CLI and the batch report give the same table."""
 
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from rag.portfolio import matrix, write_csv, write_xlsx
+from rag.portfolio import csv_bytes, matrix, xlsx_bytes
 from rag.service import Quire
 from rag.types import DocumentInfo
 from ui import state
@@ -25,16 +22,10 @@ from ui.widgets import pick_document
 TABLE_COLUMNS = ("category", "status", "value", "pages", "quote", "note")
 
 
-def written(writer: Callable[[Sequence[dict[str, str]], Path], Path], rows: list[dict[str, str]], suffix: str) -> bytes:
-    """The bytes a `rag.portfolio` writer produces for `rows`."""
-    with tempfile.TemporaryDirectory() as folder:
-        return writer(rows, Path(folder) / f"table{suffix}").read_bytes()
-
-
 def downloads(rows: list[dict[str, str]], payload: Any, stem: str, key: str) -> None:
     a, b, c = st.columns(3)
-    a.download_button("Download CSV", written(write_csv, rows, ".csv"), f"{stem}.csv", "text/csv", key=f"csv-{key}")
-    b.download_button("Download XLSX", written(write_xlsx, rows, ".xlsx"), f"{stem}.xlsx", key=f"xlsx-{key}")
+    a.download_button("Download CSV", csv_bytes(rows), f"{stem}.csv", "text/csv", key=f"csv-{key}")
+    b.download_button("Download XLSX", xlsx_bytes(rows), f"{stem}.xlsx", key=f"xlsx-{key}")
     c.download_button(
         "Download JSON", json.dumps(payload, indent=2), f"{stem}.json", "application/json", key=f"json-{key}"
     )
