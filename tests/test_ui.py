@@ -170,6 +170,25 @@ def test_app_opens_on_an_empty_library_and_says_who_answers(app_env: Path) -> No
     assert any("GiB of KV cache" in c.value for c in at.sidebar.caption)
 
 
+def _page_script(page: str) -> None:
+    import importlib
+
+    importlib.import_module(f"ui.{page}").view()
+
+
+@pytest.mark.parametrize("page", ["ask", "summaries", "clauses"])
+def test_pages_that_need_a_document_point_an_empty_library_at_the_library_page(
+    page: str, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.service import Quire
+
+    quire = Quire(settings)
+    monkeypatch.setattr("ui.state.service", lambda: quire)
+    at = AppTest.from_function(_page_script, kwargs={"page": page}, default_timeout=60).run()
+    assert not at.exception
+    assert [i.value for i in at.info] == ["The library is empty: add a contract on the **Library** page first."]
+
+
 def _summaries_script() -> None:
     from ui import summaries
 

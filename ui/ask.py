@@ -15,6 +15,7 @@ from rag.service import Quire
 from rag.types import Answer, Citation, DocumentInfo
 from ui import state
 from ui.viewer import SourceRef, show_source
+from ui.widgets import documents_or_hint
 
 log = logging.getLogger(__name__)
 EXAMPLE_QUESTION = "Which law governs this agreement?"
@@ -140,9 +141,8 @@ def demo_banner(quire: Quire) -> bool:
 def view() -> None:
     quire = state.service()
     st.header("Ask")
-    documents = quire.documents()
+    documents = documents_or_hint(quire)
     if not documents:
-        st.info("The library is empty: add a contract on the **Library** page first.")
         return
     if not demo_banner(quire):
         return

@@ -17,7 +17,7 @@ from ui.jobs import Job, JobRunner
 from ui.progress import show_progress, watch_jobs
 from ui.tasks import clauses_work
 from ui.viewer import SourceRef, show_source
-from ui.widgets import pick_document
+from ui.widgets import documents_or_hint, pick_document
 
 TABLE_COLUMNS = ("category", "status", "value", "pages", "quote", "note")
 
@@ -120,8 +120,7 @@ def review_panel(quire: Quire, runner: JobRunner, documents: list[DocumentInfo])
 def view() -> None:
     quire = state.service()
     st.header("Clauses")
-    documents = quire.documents()
+    documents = documents_or_hint(quire)
     if not documents:
-        st.info("The library is empty: add a contract on the **Library** page first.")
         return
     review_panel(quire, state.runner(), documents)

@@ -14,7 +14,7 @@ from ui.jobs import Job, JobRunner
 from ui.progress import show_progress, watch_jobs
 from ui.tasks import summary_work
 from ui.viewer import SourceRef, show_source
-from ui.widgets import pick_document
+from ui.widgets import documents_or_hint, pick_document
 
 
 def latest_for(jobs: list[Job], doc_id: str) -> Job | None:
@@ -98,8 +98,7 @@ def summary_panel(quire: Quire, runner: JobRunner, documents: list[DocumentInfo]
 def view() -> None:
     quire = state.service()
     st.header("Summaries")
-    documents = quire.documents()
+    documents = documents_or_hint(quire)
     if not documents:
-        st.info("The library is empty: add a contract on the **Library** page first.")
         return
     summary_panel(quire, state.runner(), documents)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
+from rag.service import Quire
 from rag.types import DocumentInfo
+
+
+def documents_or_hint(quire: Quire) -> list[DocumentInfo]:
+    """The stored documents; when there are none, the pages that need one say where to add it."""
+    documents = quire.documents()
+    if not documents:
+        st.info("The library is empty: add a contract on the **Library** page first.")
+    return documents
 
 
 def document_label(info: DocumentInfo, documents: list[DocumentInfo]) -> str:
