@@ -48,6 +48,11 @@ def test_json_repair_finds_the_object_inside_prose(value: dict, before: str, aft
     assert parse_json_reply(f"{before}```json\n{json.dumps(value)}\n```{after}") == value
 
 
+def test_a_raw_line_break_inside_a_string_is_read_as_one() -> None:
+    reply = '{"Parties": {"quotes": ["ACME CORP.\n(the \\"Company\\")\tand"], "answer": "ACME"}}'
+    assert parse_json_reply(reply)["Parties"]["quotes"] == ['ACME CORP.\n(the "Company")\tand']
+
+
 @pytest.mark.parametrize("reply", ["", "no json here", "[1, 2]", "{broken"])
 def test_json_repair_refuses_what_is_not_an_object(reply: str) -> None:
     with pytest.raises(ValueError):

@@ -100,12 +100,13 @@ class LLMBackend(ABC):
 
 
 def parse_json_reply(text: str) -> dict[str, Any]:
-    """The first JSON object in a model reply (models sometimes wrap it in prose or fences)."""
+    """The first JSON object in a model reply (models sometimes wrap it in prose or fences, and put a raw
+    line break or tab inside a string: `strict=False` reads those as the characters they are)."""
     start = text.find("{")
     end = text.rfind("}")
     if start < 0 or end <= start:
         raise ValueError("no JSON object in the reply")
-    value = json.loads(text[start : end + 1])
+    value = json.loads(text[start : end + 1], strict=False)
     if not isinstance(value, dict):
         raise ValueError("the reply's JSON is not an object")
     return value
