@@ -46,6 +46,40 @@ def _categories(value: list[str] | None) -> list[str] | None:
     return [name.strip() for item in value for name in item.split(",") if name.strip()]
 
 
+def _list_catalogue(quire: Any, chosen: list[str] | None, emit: Callable[[Any], None] | None) -> None:
+    """The categories a review would ask about: as JSON through `emit`, else one line each."""
+    from rag.clause_service import catalogue_for
+
+    catalogue = catalogue_for(quire.settings.clauses, chosen)
+    rows = [{"category": c.name, "group": c.group, "answer_format": c.answer_format} for c in catalogue.categories]
+    if emit:
+        emit(rows)
+        return
+    for row in rows:
+        out.print(f"{row['group']:>12}  {row['category']}")
+
+
+def _review(quire: Any, doc: str | None, chosen: list[str] | None) -> list[ClauseReport]:
+    """One document's report, or (`doc` None) every stored document's, with a spinner naming each."""
+    from rag.portfolio import portfolio_reports
+
+    with err.status("reviewing clauses…") as status:
+        if doc is not None:
+            return [quire.review_clauses(doc, chosen)]
+        return portfolio_reports(quire, chosen, lambda name: status.update(f"reviewing clauses: {name}"))
+
+
+def _write_tables(reports: list[ClauseReport], csv_file: Path | None, xlsx_file: Path | None) -> None:
+    from rag.portfolio import csv_bytes, rows_of, xlsx_bytes
+
+    rows = rows_of(reports)
+    for path, to_bytes in ((csv_file, csv_bytes), (xlsx_file, xlsx_bytes)):
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(to_bytes(rows))
+            err.print(f"wrote {path}")
+
+
 def register(
     app: typer.Typer,
     service: Callable[[], Any],
@@ -70,36 +104,15 @@ def register(
         """Clause checklist (41 CUAD categories): each present with a verified quote, absent, or flagged."""
 
         def action() -> None:
-            from rag import portfolio
-            from rag.clause_service import catalogue_for
-
             quire = service()
             chosen = _categories(categories)
             if list_categories:
-                catalogue = catalogue_for(quire.settings.clauses, chosen)
-                rows = [
-                    {"category": c.name, "group": c.group, "answer_format": c.answer_format}
-                    for c in catalogue.categories
-                ]
-                emit(rows) if as_json else [out.print(f"{r['group']:>12}  {r['category']}") for r in rows]
+                _list_catalogue(quire, chosen, emit if as_json else None)
                 return
             if all_documents == bool(doc):
                 raise QuireError("give one DOC, or --all for every stored document")
-            with err.status("reviewing clauses…") as status:
-
-                def on_document(name: str) -> None:
-                    status.update(f"reviewing clauses: {name}")
-
-                if all_documents:
-                    reports = portfolio.portfolio_reports(quire, chosen, on_document)
-                else:
-                    reports = [quire.review_clauses(doc, chosen)]
-            rows = portfolio.rows_of(reports)
-            for path, to_bytes in ((csv_file, portfolio.csv_bytes), (xlsx_file, portfolio.xlsx_bytes)):
-                if path:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(to_bytes(rows))
-                    err.print(f"wrote {path}")
+            reports = _review(quire, None if all_documents else doc, chosen)
+            _write_tables(reports, csv_file, xlsx_file)
             if as_json:
                 emit(reports[0].to_json() if not all_documents else [r.to_json() for r in reports])
             else:

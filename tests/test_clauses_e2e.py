@@ -42,6 +42,11 @@ def test_clauses_cli_says_what_to_do_for_an_unknown_category(contract_txt: Path,
     run_cli("ingest", str(contract_txt), data_dir=data)
     done = run_cli("clauses", "msa.txt", "--categories", "Weather", data_dir=data)
     assert done.returncode == 1 and "quire clauses --list" in done.stderr
+    listed = run_cli("clauses", "--list", "--json", data_dir=data)
+    assert len(json.loads(listed.stdout)) == 41, "the list that error points at holds the 41 CUAD categories"
+    assert "Governing Law" in run_cli("clauses", "--list", data_dir=data).stdout
+    neither = run_cli("clauses", data_dir=data)
+    assert neither.returncode == 1 and "--all" in neither.stderr
 
 
 @requires_shared_data()
