@@ -7,7 +7,6 @@ sends `num_ctx`, and the reply's `prompt_eval_count` is checked against what was
 
 from __future__ import annotations
 
-import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -222,8 +221,4 @@ class OllamaBackend(LLMBackend):
         sent = self.check_fits(messages, max_tokens)
         reply = self._chat(messages, max_tokens, stream=False, fmt=schema)
         self.check_not_truncated(messages, sent, reply.prompt_eval_count)
-        content = reply.message.content or ""
-        try:
-            return json.loads(content)
-        except json.JSONDecodeError:
-            return parse_json_reply(content)
+        return parse_json_reply(reply.message.content or "")
