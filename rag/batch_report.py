@@ -206,7 +206,7 @@ def clause_rows(out_dir: Path, statuses: list[FileStatus]) -> dict[str, list[dic
     for status in statuses:
         for name in status.outputs:
             if name.endswith(".clauses.csv"):
-                text = (out_dir / name).read_text(encoding="utf-8-sig")  # older batches wrote no BOM
+                text = (out_dir / name).read_text(encoding="utf-8-sig")  # drops the BOM; older files have none
                 by_file[status.path] = list(csv.DictReader(io.StringIO(text)))
     return by_file
 
