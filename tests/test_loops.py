@@ -98,3 +98,17 @@ def test_a_looping_string_in_a_structured_reply_is_closed_early() -> None:
     messages = [{"role": "user", "content": question}]
     value = backend.structured(messages, schema, max_tokens=200)["value"]
     assert len(value) < 3 * MIN_STRING_LOOP_CHARS, value
+
+
+def test_a_model_without_a_lone_quote_token_gets_no_string_closer() -> None:
+    """A tokenizer that only has ' "' (a leading space glued on) cannot close a string cleanly."""
+    from rag.llm.llamacpp import CloseLoopingStrings
+
+    class SpacedQuotes:
+        def tokenize(self, text: bytes, **_: object) -> list[int]:
+            return [7]
+
+        def detokenize(self, tokens: list[int]) -> bytes:
+            return b' "'
+
+    assert CloseLoopingStrings.for_model(SpacedQuotes()) is None

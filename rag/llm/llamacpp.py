@@ -59,30 +59,36 @@ def _chat_formatter(llm: Any) -> Any:
     return Jinja2ChatFormatter(template, eos_token=piece(llm.token_eos()), bos_token=piece(llm.token_bos()))
 
 
-def close_looping_strings(llm: Any) -> Any:
+class CloseLoopingStrings:
     """A logits processor that closes a JSON string as soon as it loops. The grammar bounds its
     length, but a small model spends a token per character up to that bound ("1.0.0.0...").
     Measured on the demo model: one 10-category clause reply 1,267 tokens -> 831 (59 s -> 37 s),
     three contracts' reviews 14% faster with the same findings."""
-    from llama_cpp import LogitsProcessorList
 
-    (quote,) = llm.tokenize(b'"', add_bos=False, special=False)
-    watch = JsonStringWatch()
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    seen: list[int] = []  # how many tokens of the context have been fed, once the first call sets it
+    def __init__(self, llm: Any, quote_token: int):
+        self._llm = llm
+        self._quote_token = quote_token
+        self._watch = JsonStringWatch()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._fed: int | None = None  # tokens of the context already fed; the first call sees only the prompt
 
-    def close_when_looping(input_ids: Any, scores: Any) -> Any:
-        if not seen:
-            seen.append(len(input_ids))  # the first call sees only the prompt
-        watch.feed(decoder.decode(llm.detokenize(list(input_ids[seen[0] :]))))
-        seen[0] = len(input_ids)
-        if not watch.looping():
+    @classmethod
+    def for_model(cls, llm: Any) -> CloseLoopingStrings | None:
+        """None when the model has no token that is exactly a double quote (then nothing is closed)."""
+        for token in llm.tokenize(b'"', add_bos=False, special=False):
+            if llm.detokenize([token]) == b'"':
+                return cls(llm, token)
+        return None
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        fed = len(input_ids) if self._fed is None else self._fed
+        self._watch.feed(self._decoder.decode(self._llm.detokenize(list(input_ids[fed:]))))
+        self._fed = len(input_ids)
+        if not self._watch.looping():
             return scores
         closing = np.full_like(scores, -np.inf)
-        closing[quote] = 0.0
+        closing[self._quote_token] = 0.0
         return closing
-
-    return LogitsProcessorList([close_when_looping])
 
 
 class LlamaCppBackend(LLMBackend):
@@ -156,7 +162,10 @@ class LlamaCppBackend(LLMBackend):
         return ChatStream(pieces(), lambda: usage.get("u"))
 
     def structured(self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int) -> dict[str, Any]:
+        from llama_cpp import LogitsProcessorList
+
         self.check_fits(messages, max_tokens)
+        closer = CloseLoopingStrings.for_model(self._llm)
         with self._lock:
             try:
                 reply = self._llm.create_chat_completion(
@@ -164,7 +173,7 @@ class LlamaCppBackend(LLMBackend):
                     max_tokens=max_tokens,
                     temperature=self.temperature,
                     response_format={"type": "json_object", "schema": schema},
-                    logits_processor=close_looping_strings(self._llm),
+                    logits_processor=LogitsProcessorList([closer]) if closer else None,
                 )
             except ValueError as error:
                 raise ContextOverflow(str(error)) from error
