@@ -102,7 +102,7 @@ def test_a_looping_string_in_a_structured_reply_is_closed_early() -> None:
 
 def test_a_model_without_a_lone_quote_token_gets_no_string_closer() -> None:
     """A tokenizer that only has ' "' (a leading space glued on) cannot close a string cleanly."""
-    from rag.llm.llamacpp import CloseLoopingStrings
+    from rag.llm.llamacpp import lone_quote_token
 
     class SpacedQuotes:
         def tokenize(self, text: bytes, **_: object) -> list[int]:
@@ -111,4 +111,4 @@ def test_a_model_without_a_lone_quote_token_gets_no_string_closer() -> None:
         def detokenize(self, tokens: list[int]) -> bytes:
             return b' "'
 
-    assert CloseLoopingStrings.for_model(SpacedQuotes()) is None
+    assert lone_quote_token(SpacedQuotes()) is None

@@ -59,6 +59,15 @@ def _chat_formatter(llm: Any) -> Any:
     return Jinja2ChatFormatter(template, eos_token=piece(llm.token_eos()), bos_token=piece(llm.token_bos()))
 
 
+def lone_quote_token(llm: Any) -> int | None:
+    """The token that is exactly a double quote, or None when the model has none (then no looping
+    string is closed: forcing ' "' would not end the string)."""
+    for token in llm.tokenize(b'"', add_bos=False, special=False):
+        if llm.detokenize([token]) == b'"':
+            return token
+    return None
+
+
 class CloseLoopingStrings:
     """A logits processor that closes a JSON string as soon as it loops. The grammar bounds its
     length, but a small model spends a token per character up to that bound ("1.0.0.0...").
@@ -71,14 +80,6 @@ class CloseLoopingStrings:
         self._watch = JsonStringWatch()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._fed: int | None = None  # tokens of the context already fed; the first call sees only the prompt
-
-    @classmethod
-    def for_model(cls, llm: Any) -> CloseLoopingStrings | None:
-        """None when the model has no token that is exactly a double quote (then nothing is closed)."""
-        for token in llm.tokenize(b'"', add_bos=False, special=False):
-            if llm.detokenize([token]) == b'"':
-                return cls(llm, token)
-        return None
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         fed = len(input_ids) if self._fed is None else self._fed
@@ -114,6 +115,7 @@ class LlamaCppBackend(LLMBackend):
             verbose=False,
         )
         self._format = _chat_formatter(self._llm)
+        self._quote_token = lone_quote_token(self._llm)  # a property of the model: looked up once
 
     @property
     def llama(self) -> Any:
@@ -165,7 +167,7 @@ class LlamaCppBackend(LLMBackend):
         from llama_cpp import LogitsProcessorList
 
         self.check_fits(messages, max_tokens)
-        closer = CloseLoopingStrings.for_model(self._llm)
+        closer = None if self._quote_token is None else CloseLoopingStrings(self._llm, self._quote_token)
         with self._lock:
             try:
                 reply = self._llm.create_chat_completion(
