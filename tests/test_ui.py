@@ -257,13 +257,16 @@ def _batch_script() -> None:
 
 def _wait_for_batch(out: Path, until, timeout: float = 60.0) -> dict:
     from rag.batch import batch_status
+    from rag.errors import QuireError
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (out / "journal.sqlite3").exists():
+        try:
             status = batch_status(out)
-            if until(status):
-                return status
+        except QuireError:  # no journal yet, or the batch has created the file but not yet its tables
+            status = None
+        if status is not None and until(status):
+            return status
         time.sleep(0.1)
     raise AssertionError(f"the batch in {out} did not get there in {timeout:.0f}s")
 
