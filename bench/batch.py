@@ -28,9 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingest.discover import iter_files  # noqa: E402
-from rag.batch import BatchPlan, run_batch  # noqa: E402
-from rag.batch_steps import plan_steps  # noqa: E402
-from rag.journal import Journal  # noqa: E402
+from rag.batch.journal import Journal  # noqa: E402
+from rag.batch.plan import BatchPlan  # noqa: E402
+from rag.batch.run import run_batch  # noqa: E402
+from rag.batch.steps import plan_steps  # noqa: E402
 from rag.llm.base import ChatStream, LLMBackend  # noqa: E402
 from rag.service import Quire  # noqa: E402
 from rag.settings import Settings  # noqa: E402

@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.registry import Registry  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.store.registry import Registry  # noqa: E402
 from rag.types import page_at  # noqa: E402
 
 COVERAGE = re.compile(r"\*\*Coverage:\*\* (.*)")

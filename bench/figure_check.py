@@ -1,7 +1,7 @@
 """How the figure check of clause review behaves on the lawyers' own answers.
 
 A found clause whose answer states a duration or dollar amount that its quotes do not is flagged
-(`rag.clause_values.unsupported_figures`). This measures, on the CUAD labels, (1) how many
+(`rag.clauses.values.unsupported_figures`). This measures, on the CUAD labels, (1) how many
 correct answers it would flag against their own spans (should be none), (2) how many answers it
 flags when paired with another contract's spans of the same category whose figures differ (should
 be all), and (3) why the notice-period and money extractors are not used as evidence on their own:
@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.clause_values import unsupported_figures  # noqa: E402
-from rag.extract import Found, find_durations, find_money  # noqa: E402
+from rag.clauses.values import unsupported_figures  # noqa: E402
+from rag.rules import Found, find_durations, find_money  # noqa: E402
 
 DEFAULT_LABELS = Path(os.environ.get("QUIRE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "cuad_labels.jsonl"
 Labelled = tuple[str, str, list[str]]  # category, the lawyers' answer, their spans' text

@@ -99,7 +99,7 @@ def run_baseline(files: list[Path], workdir: Path) -> dict:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from rag.embed import packaged_model_path
+    from rag.store.embed import packaged_model_path
 
     LlamaSettings.llm = None
     embed_model = HuggingFaceEmbedding(model_name=str(packaged_model_path()), device="cpu")

@@ -29,7 +29,8 @@ from pypdf import PdfReader  # noqa: E402
 from rapidfuzz.distance import Levenshtein  # noqa: E402
 
 from ingest.discover import describe  # noqa: E402
-from ingest.parse import extract, parse_file  # noqa: E402
+from ingest.extract import extract  # noqa: E402
+from ingest.parse import parse_file  # noqa: E402
 from rag.settings import IngestSettings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "pdf_parsers.json"

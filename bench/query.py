@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import rag  # noqa: E402,F401  (offline switches first)
-from rag.retrieve import Retriever  # noqa: E402
+from rag.retrieval.retrieve import Retriever  # noqa: E402
 from rag.service import Quire  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.types import Chunk, ParsedDocument  # noqa: E402

@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ingest.extract import extract
 from rag.errors import IngestError
 from rag.types import PageSpan
 
@@ -120,8 +121,6 @@ def _answer(request: dict[str, Any]) -> dict[str, Any]:
     """Child side: one request, one answer; every failure becomes a reason."""
     limits = request["limits"]
     try:
-        from ingest.parse import extract
-
         text, pages = extract(Path(request["path"]), request["kind"], limits, request["password"])
         return {"text": text, "pages": [asdict(page) for page in pages]}
     except IngestError as error:

@@ -26,7 +26,7 @@ from ingest.names import display_name
 from ingest.parse import parse_file
 from rag.errors import IngestError
 from rag.settings import IngestSettings
-from rag.store import Store
+from rag.store.store import Store
 from rag.types import Chunk, ParsedDocument
 
 Status = Literal["ingested", "unchanged", "failed"]

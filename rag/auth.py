@@ -15,14 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import QuireError
+from rag.errors import PasswordRequired
 
 MAX_FAILURES = 5
 LOCKOUT_SECONDS = 300.0
-
-
-class PasswordRequired(QuireError):
-    """The app would be reachable from other machines without a password."""
 
 
 def is_loopback_host(host: str) -> bool:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.llm.base import Message
-from rag.types import Passage
+from rag.types import Message, Passage
 
 SYSTEM_SOURCES = (
     "You are Quire, a careful assistant for contracts. You work only from the numbered source "

@@ -1,6 +1,6 @@
 """The services the CLI and the web app call. Heavy parts (models, store) load on first use.
 
-Data flows one way: app.py / rag.cli -> Quire -> ingest/ and the seams (store, embedder, LLM).
+Data flows one way: app.py / rag.cli.main -> Quire -> ingest/ and the seams (store, embedder, LLM).
 """
 
 from __future__ import annotations
@@ -9,23 +9,29 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ingest.pipeline import IngestProgress, IngestReport, ingest_paths
-from rag.answer import AnswerRequest, stream_answer
-from rag.clause_report import ClauseReport
-from rag.embed import Embedder, shared_embedder
-from rag.llm.base import DEMO_MODEL_NOTICE
-from rag.llm.registry import BackendChoice, choose_backend
-from rag.locks import write_lock
-from rag.retrieve import Retriever
+from rag.answer.answer import AnswerRequest, stream_answer
+from rag.clauses.categories import CallGroup
+from rag.clauses.report import ClauseReport
+from rag.clauses.stored import review_stored
+from rag.llm.choose import BackendChoice, choose_backend
+from rag.retrieval.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import Store
+from rag.store.embed import Embedder, shared_embedder
+from rag.store.locks import write_lock
+from rag.store.store import Store
+from rag.summaries.key_terms import key_term_summary, whole_coverage
+from rag.summaries.summarize import summarize_document
+from rag.summaries.summary import Summary
 from rag.types import Answer, DocumentInfo, PageSpan, Passage
 
-if TYPE_CHECKING:
-    from rag.categories import CallGroup
-    from rag.summarize import Summary
+DEMO_MODEL_NOTICE = (
+    "The tiny built-in demo model (SmolLM2-135M) is answering: it proves the plumbing, not the quality. "
+    "For real answers install Ollama, run `ollama pull llama3.1:8b` and `ollama serve`; Quire uses it "
+    "automatically (or set QUIRE_LLM__BACKEND=ollama)."
+)
 
 
 class Quire:
@@ -93,11 +99,14 @@ class Quire:
         return final[-1]
 
     def summarize(self, doc_ref: str) -> Summary:
-        """A whole-document summary of one document (stuffed, or map-reduce when it does not fit)."""
-        from rag.summarize import summarize_document
-
+        """A whole-document summary of one document (stuffed, or map-reduce when it does not fit).
+        The demo model cannot summarise a contract: there the summary is the clause locator's key-term sheet."""
         doc_id = self.store.resolve(doc_ref).doc_id
         backend = self.backend_choice().backend
+        if backend.is_demo:
+            locator_settings = self.settings.clauses.model_copy(update={"engine": "locator", "categories": []})
+            report = review_stored(self.retriever, backend, locator_settings, doc_id)
+            return key_term_summary(report, whole_coverage(self.store.registry, doc_id))
         return summarize_document(backend, self.store.registry, doc_id, self.settings.summarize)
 
     # --- clause review ----------------------------------------------------------------------
@@ -108,8 +117,6 @@ class Quire:
         on_group: Callable[[CallGroup], None] | None = None,
     ) -> ClauseReport:
         """The clause checklist (all categories, or `categories`) for one stored document."""
-        from rag.clause_service import review_stored
-
         doc_id = self.store.resolve(doc_ref).doc_id
         backend = self.backend_choice().backend
         return review_stored(self.retriever, backend, self.settings.clauses, doc_id, categories, on_group)

@@ -177,6 +177,11 @@ class BatchSettings(BaseModel):
     stop_grace_s: float = Field(
         30.0, ge=0, description="On SIGTERM/Ctrl-C, seconds to let running steps finish before abandoning them."
     )
+    service_factory: str = Field(
+        "",
+        description="`module:callable` taking Settings that builds the service a `quire` command runs on, "
+        "instead of Quire itself (a lighter service, e.g. the batch tests' `tests.batch_fakes:FakeBatchService`).",
+    )
 
 
 class ClauseSettings(BaseModel):
@@ -189,6 +194,12 @@ class ClauseSettings(BaseModel):
         8000,
         ge=1000,
         description="Most prompt tokens of one clause-review call (one call per group of related categories).",
+    )
+    engine: Literal["auto", "locator", "model"] = Field(
+        "auto",
+        description="Who decides a clause: `locator` (the trained clause locator, seconds on a CPU), `model` "
+        "(the language model reads the passages the locator and cues choose), or `auto`: the locator on the "
+        "built-in demo model, the model on Ollama or an OpenAI-compatible server.",
     )
     retrieved_per_category: int = Field(
         8, ge=0, description="Passages retrieval proposes per category, beside its keyword cues."

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-Message = dict[str, str]
+from rag.types import Message
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,11 @@ def render_llama3_chat(messages: Sequence[Message]) -> str:
     """The Llama-3 chat prompt as Ollama's llama3.1 template renders it (no tools), for checks."""
     turns = "".join(f"<|start_header_id|>{m['role']}<|end_header_id|>\n\n{m['content']}<|eot_id|>" for m in messages)
     return f"<|begin_of_text|>{turns}<|start_header_id|>assistant<|end_header_id|>\n\n"
+
+
+def kv_cache_gib(num_ctx: int, layers: int = 32, kv_heads: int = 8, head_dim: int = 128, bytes_per: float = 2) -> float:
+    """KV-cache memory of a window (defaults: llama3.1:8b in f16, 128 KiB a token); q8_0 is bytes_per=1.
+
+    Shown next to `num_ctx` so a person choosing 128K sees what it costs before Ollama runs out of memory.
+    """
+    return 2 * layers * kv_heads * head_dim * bytes_per * num_ctx / 2**30

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 PageQuality = Literal["text", "ocr", "empty"]
+Message = dict[str, str]  # one chat message: {"role": ..., "content": ...}
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,32 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """A passage shown as evidence for a question, its best-answering sentence marked inside it.
+
+    `text` is the stored document's text at [start, end); the sentence lies at
+    [sentence_start, sentence_end) within the same document (offsets into the document, not the text).
+    """
+
+    doc_id: str
+    name: str
+    page: int
+    start: int
+    end: int
+    text: str
+    sentence_start: int
+    sentence_end: int
+    score: float
+
+    @property
+    def sentence(self) -> str:
+        return self.text[self.sentence_start - self.start : self.sentence_end - self.start]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class DocumentInfo:
     doc_id: str
     name: str
@@ -109,10 +136,14 @@ class Answer:
     model: str
     in_view: str = ""
     passages: tuple[Passage, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    hidden_reason: str = ""  # set when the reply is degenerate: it is shown only behind this note
 
     def to_json(self) -> dict[str, Any]:
         return {
             "answer": self.answer,
+            "evidence": [e.to_json() for e in self.evidence],
+            "hidden_reason": self.hidden_reason,
             "citations": [c.to_json() for c in self.citations],
             "mode": self.mode,
             "context_tokens": self.context_tokens,

@@ -7,7 +7,7 @@ journal committed, which the crash tests detect. Every call that returns is appe
 log so the tests can count side effects. When the settings name the Ollama backend, each LLM
 step first calls the real Ollama backend, so an unreachable server fails the real way.
 
-Selected in a `quire batch` subprocess with QUIRE_BATCH_SERVICE_FACTORY=tests.batch_fakes:FakeBatchService.
+Selected in a `quire batch` subprocess with QUIRE_BATCH__SERVICE_FACTORY=tests.batch_fakes:FakeBatchService.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class FakeClauseReport:
         return {"doc_id": self.doc_id, "nonce": self.nonce, "findings": [r for r in self.csv_rows()]}
 
     def csv_rows(self) -> list[dict[str, Any]]:
-        """Rows in the real report's shape (`rag.clause_report.CSV_FIELDS`)."""
+        """Rows in the real report's shape (`rag.clauses.report.CSV_FIELDS`)."""
         common = {"document": f"contract-{self.doc_id[:8]}", "doc_id": self.doc_id, "value": "", "note": ""}
         return [
             {**common, "category": "Governing Law", "status": "present", "pages": "1",
@@ -68,7 +68,7 @@ class FakeBatchService:
 
     def _ask_llm(self) -> None:
         if self.settings.llm.backend == "ollama":
-            from rag.llm.registry import choose_backend
+            from rag.llm.choose import choose_backend
 
             backend = choose_backend(self.settings.llm).backend
             backend.complete([{"role": "user", "content": "Say OK."}], max_tokens=4)

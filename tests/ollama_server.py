@@ -33,8 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import chain
 from typing import Any
 
-from rag.embed import Embedder
 from rag.llm.llamacpp import LlamaCppBackend
+from rag.store.embed import Embedder
 
 DEFAULT_NUM_CTX = 2048
 NUM_KEEP = 4  # tokens Ollama keeps from the start of a prompt it truncates

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.auth import LoginGuard, PasswordRequired, is_loopback_host, require_password_for
+from rag.auth import LoginGuard, is_loopback_host, require_password_for
+from rag.errors import PasswordRequired
 from tests.conftest import CONTRACT_TEXT, run_cli
 
 

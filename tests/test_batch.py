@@ -28,19 +28,13 @@ from urllib.parse import unquote
 
 import pytest
 
-from rag.batch import (
-    BatchBusy,
-    BatchPlan,
-    BatchProgress,
-    ReportPacer,
-    batch_lock,
-    batch_status,
-    run_batch,
-)
-from rag.batch_files import safe_stem, unique_out_name
-from rag.batch_steps import plan_steps
-from rag.errors import BackendUnavailable, QuireError
-from rag.journal import FileStatus, Journal, StepRow, hours_minutes, seconds_left, steps_left
+from rag.batch.files import safe_stem, unique_out_name
+from rag.batch.folder import batch_lock, batch_status
+from rag.batch.journal import FileStatus, Journal, StepRow, hours_minutes, seconds_left, steps_left
+from rag.batch.plan import BatchPlan, BatchProgress
+from rag.batch.run import ReportPacer, run_batch
+from rag.batch.steps import plan_steps
+from rag.errors import BackendUnavailable, BatchBusy, QuireError
 from rag.settings import Settings
 from tests.batch_fakes import CALLS_ENV, DELAY_ENV, FakeBatchService
 from tests.conftest import CONTRACT_TEXT, REPO_ROOT
@@ -71,7 +65,7 @@ def sha(path: Path) -> str:
 
 def cli_command(folder: Path, out: Path, tmp: Path) -> list[str]:
     return [
-        sys.executable, "-m", "rag.cli", "--data-dir", str(tmp / "data"),
+        sys.executable, "-m", "rag.cli.main", "--data-dir", str(tmp / "data"),
         "batch", str(folder), "--out", str(out), "--summaries", "--clauses", "--workers", "2",
     ]  # fmt: skip
 
@@ -79,7 +73,7 @@ def cli_command(folder: Path, out: Path, tmp: Path) -> list[str]:
 def cli_env(tmp: Path, delay: float) -> dict[str, str]:
     return {
         **os.environ,
-        "QUIRE_BATCH_SERVICE_FACTORY": FACTORY,
+        "QUIRE_BATCH__SERVICE_FACTORY": FACTORY,
         DELAY_ENV: str(delay),
         CALLS_ENV: str(tmp / "calls.log"),
         "QUIRE_BATCH__RETRY_BACKOFF_S": "0",
@@ -239,7 +233,7 @@ def test_the_report_is_rewritten_after_every_file_so_a_crash_leaves_it_current(
     tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A report written only at a clean stop would be stale, or missing, after a reboot in the night."""
-    import rag.batch_report
+    import rag.batch.report
 
     folder = make_folder(tmp_path, documents=3)
     out = tmp_path / "out"
@@ -248,7 +242,7 @@ def test_the_report_is_rewritten_after_every_file_so_a_crash_leaves_it_current(
     def on_file_done(path: str, outcome: str) -> None:
         seen[path] = (out / "index.md").read_text(encoding="utf-8")
 
-    real_render = rag.batch_report.render_html
+    real_render = rag.batch.report.render_html
     failures = iter([OSError(28, "No space left on device")])
 
     def render_failing_once(summary):
@@ -257,7 +251,7 @@ def test_the_report_is_rewritten_after_every_file_so_a_crash_leaves_it_current(
             raise error
         return real_render(summary)
 
-    monkeypatch.setattr(rag.batch_report, "render_html", render_failing_once)
+    monkeypatch.setattr(rag.batch.report, "render_html", render_failing_once)
     every_file = replace(plan(folder, out), report_every_s=0)
     run_batch(FakeBatchService(settings), every_file, threading.Event(), BatchProgress(on_file_done=on_file_done))
     assert len(seen) == 5
@@ -392,11 +386,11 @@ def test_sigkill_at_random_points_then_resume_does_every_step_exactly_once(tmp_p
 def test_sigterm_stops_cleanly_and_status_works_during_and_after(tmp_path: Path) -> None:
     folder = make_folder(tmp_path, documents=4)
     out = tmp_path / "out"
-    env = cli_env(tmp_path, 0.3)
+    env = cli_env(tmp_path, 1.5)  # slow steps: `batch status` below starts a Python, seconds on a loaded machine
     proc = subprocess.Popen(cli_command(folder, out, tmp_path), cwd=REPO_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     wait_for(lambda: run_count(out) > 0 and journal_rows(out, "SELECT count(*) FROM events WHERE kind='done'")[0][0])
-    status = subprocess.run([sys.executable, "-m", "rag.cli", "batch", "status", str(out), "--json"],
+    status = subprocess.run([sys.executable, "-m", "rag.cli.main", "batch", "status", str(out), "--json"],
                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     during = json.loads(status.stdout)
     assert during["running"] is True and during["files"] == 6 and during["in_progress"]
@@ -480,7 +474,7 @@ def test_crash_at_each_side_of_the_commit_recovers_exactly_once(
 
 
 def test_llm_steps_pin_the_ollama_model_for_the_night(tmp_path: Path, settings: Settings) -> None:
-    from rag.llm.registry import choose_backend
+    from rag.llm.choose import choose_backend
 
     class WithBackend(FakeBatchService):
         def __init__(self, settings: Settings):

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.batch import BatchPlan, run_batch
-from rag.batch_steps import plan_steps
-from rag.journal import Journal
+from rag.batch.journal import Journal
+from rag.batch.plan import BatchPlan
+from rag.batch.run import run_batch
+from rag.batch.steps import plan_steps
 from rag.service import Quire
 from rag.settings import Settings
 from tests.conftest import CONTRACT_TEXT, REPO_ROOT, make_pdf
@@ -57,7 +58,7 @@ def test_real_ingest_batch_killed_midway_then_resumed(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "rag.cli",
+        "rag.cli.main",
         "--data-dir",
         str(data),
         "batch",

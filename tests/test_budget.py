@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.budget import fit_passages, plan_context
+from rag.answer.budget import fit_passages, plan_context
 from rag.errors import ContextOverflow
 from rag.prompts import answer_messages
 from rag.types import Passage
@@ -54,7 +54,7 @@ def test_fit_is_the_longest_prefix() -> None:
 
 
 def test_kv_cache_estimate_matches_the_readme_table() -> None:
-    from rag.budget import kv_cache_gib
+    from rag.tokens import kv_cache_gib
 
     assert kv_cache_gib(131072) == 16.0 and kv_cache_gib(131072, bytes_per=1) == 8.0
     assert kv_cache_gib(8192) == 1.0

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.chunk import chunk_document, chunk_spans, find_headings
-from ingest.parse import split_text_pages
+from ingest.extract import split_text_pages
 from rag.types import Chunk, ParsedDocument
 from tests.conftest import CONTRACT_TEXT, CONTRACTS, requires_shared_data
 

@@ -12,16 +12,17 @@ from typing import Any
 
 import pytest
 
-from rag.candidates import select_candidates
-from rag.categories import CategoryError, load_catalogue
-from rag.clause_prompt import group_schema
-from rag.clause_report import CSV_FIELDS
-from rag.clause_values import normalise, unsupported_figures
-from rag.clauses import ClauseDocument, reply_tokens, review_document
-from rag.eval_clauses import jaccard, score_finding
-from rag.extract import Duration, find_governing_law, find_parties, parse_date, parse_duration
+from rag.clauses.candidates import select_candidates
+from rag.clauses.categories import load_catalogue
+from rag.clauses.portfolio import csv_bytes, matrix, rows_of, xlsx_bytes
+from rag.clauses.prompt import group_schema
+from rag.clauses.report import CSV_FIELDS
+from rag.clauses.review import ClauseDocument, reply_tokens, review_document
+from rag.clauses.values import normalise, unsupported_figures
+from rag.errors import CategoryError
+from rag.eval.clauses import jaccard, score_finding
 from rag.llm.base import LLMBackend
-from rag.portfolio import csv_bytes, matrix, rows_of, xlsx_bytes
+from rag.rules import Duration, find_governing_law, find_parties, parse_date, parse_duration
 from rag.tokens import llama3_token_count
 from rag.types import PageSpan
 from tests.conftest import CONTRACT_TEXT
@@ -234,7 +235,7 @@ def test_span_scoring_and_portfolio() -> None:
 
 
 def test_configured_default_categories_apply_only_when_none_are_named() -> None:
-    from rag.clause_service import catalogue_for
+    from rag.clauses.stored import catalogue_for
     from rag.settings import ClauseSettings
 
     configured = ClauseSettings(categories=["Governing Law", "Parties"])
@@ -281,8 +282,8 @@ def test_eval_scores_saved_reports_without_asking_the_model(tmp_path: Path) -> N
     """A batch's *.clauses.json are scored by document id; a contract without one is left out."""
     import hashlib
 
-    from rag.clause_report import ClauseFinding, ClauseQuote, ClauseReport
-    from rag.eval_clauses import evaluate_clauses
+    from rag.clauses.report import ClauseFinding, ClauseQuote, ClauseReport
+    from rag.eval.clauses import evaluate_clauses
     from rag.settings import Settings
 
     sentence = CONTRACT_TEXT.index("governed by")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ingest.chunk import chunk_spans
 from ingest.discover import sniff_kind
-from ingest.parse import join_pages
+from ingest.extract import join_pages
 from rag.types import page_at
 from rag.verify import NormalizedText, locate_quote
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from rag.errors import BackendUnavailable
-from rag.llm.registry import choose_backend
+from rag.llm.choose import choose_backend
 from rag.settings import Settings, iter_env_fields
 from tests.conftest import REPO_ROOT
 from tests.servers import free_port

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ingest.chunk import chunk_spans
-from rag.embed import Embedder, resolve_precision
+from rag.store.embed import Embedder, resolve_precision
 from tests.conftest import CONTRACT_TEXT
 
 

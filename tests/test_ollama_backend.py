@@ -16,9 +16,9 @@ import ollama
 import pytest
 
 from rag.errors import BackendUnavailable, ContextOverflow, ModelNotFound
+from rag.llm.choose import choose_backend
 from rag.llm.llamacpp import LlamaCppBackend
 from rag.llm.ollama import OllamaBackend
-from rag.llm.registry import choose_backend
 from rag.service import Quire
 from rag.settings import LLMSettings, Settings
 from rag.tokens import CHATML_TEMPLATE
@@ -85,7 +85,7 @@ def long_document(clauses: int) -> str:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from rag.embed import Embedder
+    from rag.store.embed import Embedder
 
     return Embedder()
 

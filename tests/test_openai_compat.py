@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from rag.errors import BackendUnavailable, ContextOverflow, ModelNotFound, QuireError
+from rag.llm.choose import choose_backend
 from rag.llm.openai_compat import OpenAICompatBackend
-from rag.llm.registry import choose_backend
 from rag.settings import Settings
 from tests.servers import LLAMA_ALIAS, LLAMA_CTX, ServerProcess, free_port, openai_url
 

@@ -14,8 +14,8 @@ import pytest
 
 from rag.errors import BackendUnavailable, ContextOverflow, UnknownBackend
 from rag.llm.base import ChatStream, LLMBackend, Message, Usage
+from rag.llm.choose import choose_backend
 from rag.llm.pool import BackendPool
-from rag.llm.registry import choose_backend
 from rag.settings import Settings
 from tests.servers import LLAMA_ALIAS, ServerProcess, openai_url, start_llama_server
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from ingest.chunk import chunk_document
-from ingest.parse import join_pages
-from rag.keyword import KeywordIndex, tokenize
-from rag.passages import DocText, Hit, assemble, clause_span
-from rag.registry import Registry
-from rag.retrieve import reciprocal_rank_fusion
-from rag.routing import DocumentRouter, content_query
+from ingest.extract import join_pages
+from rag.retrieval.passages import DocText, Hit, assemble, clause_span
+from rag.retrieval.retrieve import reciprocal_rank_fusion
+from rag.retrieval.routing import DocumentRouter, content_query
+from rag.store.keyword import KeywordIndex, tokenize
+from rag.store.registry import Registry
 from rag.types import ParsedDocument
 
 HOSTING_QUESTION = (
@@ -172,7 +172,7 @@ def test_cut_passage_takes_its_pages_from_what_it_keeps() -> None:
 
 
 def test_invented_quote_in_a_model_reply_is_never_shown_as_a_quote(registry: Registry, tmp_path: Path) -> None:
-    from rag.citations import find_citations
+    from rag.answer.citations import find_citations
     from rag.types import Passage
 
     docs = ingest_generated(registry, tmp_path)
@@ -194,7 +194,7 @@ def test_invented_quote_in_a_model_reply_is_never_shown_as_a_quote(registry: Reg
 
 
 def test_evidence_prefers_the_clause_whose_heading_answers_the_question() -> None:
-    from rag.citations import best_sentence
+    from rag.answer.citations import best_sentence
 
     passage = (
         "11. Governing Law. This Agreement shall be governed by and construed in accordance with the laws of "
@@ -211,7 +211,7 @@ def test_evidence_prefers_the_clause_whose_heading_answers_the_question() -> Non
 
 
 def test_evidence_always_includes_the_passage_matching_the_question() -> None:
-    from rag.citations import cited_passages
+    from rag.answer.citations import cited_passages
     from rag.types import Passage
 
     taxes = Passage("d", "c.txt", 1, 1, 0, 60, "7. Taxes. The Company will add sales tax to its invoices.", 1.0)

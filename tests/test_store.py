@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from ingest.chunk import chunk_document
-from ingest.parse import split_text_pages
-from rag.embed import Embedder, shared_embedder
+from ingest.extract import split_text_pages
 from rag.errors import DocumentNotFound, StoreUnavailable
 from rag.settings import Settings
-from rag.store import Store
+from rag.store.embed import Embedder, shared_embedder
+from rag.store.store import Store
 from rag.types import Chunk, ParsedDocument
 from tests.conftest import CONTRACT_TEXT
 from tests.servers import free_port

@@ -13,7 +13,8 @@ import pytest
 from rag.llm.base import ChatStream, LLMBackend, Message, Usage
 from rag.service import Quire
 from rag.settings import Settings
-from rag.summarize import Summarizer, group_passages, page_ranges, parse_items, section_groups, shown_quote
+from rag.summaries.summarize import Summarizer, group_passages, parse_items, section_groups, shown_quote
+from rag.summaries.summary import page_ranges
 from rag.types import Passage
 from tests.conftest import CONTRACT_TEXT, make_pdf, run_cli
 

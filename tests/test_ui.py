@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from rag.budget import kv_cache_gib
 from rag.errors import QuireError
-from rag.health import describe_kv_cache, ollama_status
+from rag.llm.probe import describe_kv_cache, ollama_status
 from rag.settings import LLMSettings
+from rag.tokens import kv_cache_gib
 from tests.conftest import CONTRACT_TEXT, REPO_ROOT, make_pdf
 from ui.jobs import JobFailed, JobJournal, JobRunner
 from ui.pages import highlighted_html, quote_spans, render_pdf_page
@@ -256,7 +256,7 @@ def _batch_script() -> None:
 
 
 def _wait_for_batch(out: Path, until, timeout: float = 60.0) -> dict:
-    from rag.batch import batch_status
+    from rag.batch.folder import batch_status
     from rag.errors import QuireError
 
     deadline = time.monotonic() + timeout
@@ -281,7 +281,7 @@ def test_batch_page_starts_a_batch_resumes_it_after_a_kill_and_offers_the_report
     from tests.batch_fakes import DELAY_ENV
     from ui.batch import known_batches
 
-    monkeypatch.setenv("QUIRE_BATCH_SERVICE_FACTORY", "tests.batch_fakes:FakeBatchService")
+    monkeypatch.setenv("QUIRE_BATCH__SERVICE_FACTORY", "tests.batch_fakes:FakeBatchService")
     monkeypatch.setenv(DELAY_ENV, "0.5")
     folder = tmp_path / "contracts"
     folder.mkdir()

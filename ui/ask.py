@@ -10,8 +10,7 @@ from typing import Any
 import streamlit as st
 
 from rag.errors import QuireError
-from rag.llm.base import DEMO_MODEL_NOTICE
-from rag.service import Quire
+from rag.service import DEMO_MODEL_NOTICE, Quire
 from rag.types import Answer, Citation, DocumentInfo
 from ui import state
 from ui.viewer import SourceRef, show_source

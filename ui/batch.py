@@ -17,9 +17,9 @@ from typing import Any
 
 import streamlit as st
 
-from rag.batch import batch_status as read_batch_status
+from rag.batch.folder import batch_status as read_batch_status
+from rag.batch.journal import hours_minutes
 from rag.errors import QuireError
-from rag.journal import hours_minutes
 from rag.settings import Settings
 from ui import state
 
@@ -45,7 +45,7 @@ def known_batches(settings: Settings) -> list[dict[str, Any]]:
 
 def cli(settings: Settings, *args: str) -> list[str]:
     data_dir = str(settings.data_dir.resolve())
-    return [sys.executable, "-m", "rag.cli", "--data-dir", data_dir, "--workspace", settings.workspace, *args]
+    return [sys.executable, "-m", "rag.cli.main", "--data-dir", data_dir, "--workspace", settings.workspace, *args]
 
 
 def start_batch(settings: Settings, folder: Path, out: Path, steps: tuple[str, ...] = ()) -> None:

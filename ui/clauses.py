@@ -1,6 +1,6 @@
 """Clauses: the 41 CUAD categories for one contract (status, value, quote, page), downloads, and
 the portfolio table across every reviewed contract. Reviews run in the background; the
-downloads' bytes come from `rag.portfolio`, so the web app, the CLI and the batch report give the same table."""
+downloads' bytes come from `rag.clauses.portfolio`, so the web app, the CLI and the batch report give the same table."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from rag.portfolio import csv_bytes, matrix, xlsx_bytes
+from rag.clauses.categories import load_catalogue
+from rag.clauses.portfolio import csv_bytes, matrix, xlsx_bytes
 from rag.service import Quire
 from rag.types import DocumentInfo
 from ui import state
@@ -90,8 +91,6 @@ def portfolio_panel(jobs: list[Job]) -> None:
 
 
 def review_panel(quire: Quire, runner: JobRunner, documents: list[DocumentInfo]) -> None:
-    from rag.categories import load_catalogue
-
     info = pick_document(documents, "clauses_doc")
     if info is None:
         return

@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from rag.health import OllamaStatus, describe_kv_cache, ollama_status
-from rag.llm.registry import BACKEND_NAMES
+from rag.llm.choose import BACKEND_NAMES
+from rag.llm.probe import OllamaStatus, describe_kv_cache, ollama_status
 from rag.settings import MAX_NUM_CTX, LLMSettings
 from ui import state
 

@@ -11,7 +11,8 @@ from typing import Any
 from ingest.discover import describe
 from ingest.parse import parse_file
 from ingest.pipeline import IngestProgress
-from rag.clause_service import catalogue_for
+from rag.clauses.categories import CallGroup
+from rag.clauses.stored import catalogue_for
 from rag.errors import QuireError
 from rag.service import Quire
 from ui.jobs import JobFailed, Reporter, Work
@@ -60,7 +61,7 @@ def reingest_work(quire: Quire, doc_id: str, path: Path, password: str | None = 
 def summary_work(quire: Quire, doc_id: str) -> Work:
     def work(report: Reporter) -> tuple[str, Any]:
         report(0.05, "summarising: a long contract can take minutes")
-        summary = quire.summarize(doc_id)  # type: ignore[attr-defined]  # present once summaries land
+        summary = quire.summarize(doc_id)
         return "summary ready", {"markdown": summary.markdown, "json": summary.to_json()}
 
     return work
@@ -74,12 +75,12 @@ def clauses_work(quire: Quire, doc_id: str, categories: list[str] | None = None)
         done = 0
         report(0.02, f"reviewing clauses: 0 of {total} groups of categories")
 
-        def on_group(_group: Any) -> None:
+        def on_group(_group: CallGroup) -> None:
             nonlocal done
             done += 1
             report(done / max(total, 1), f"reviewing clauses: {done} of {total} groups of categories")
 
-        review = quire.review_clauses(doc_id, categories, on_group=on_group)  # type: ignore[attr-defined]
+        review = quire.review_clauses(doc_id, categories, on_group=on_group)
         return "clause review ready", {"json": review.to_json(), "rows": review.csv_rows()}
 
     return work

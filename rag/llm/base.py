@@ -13,15 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag.errors import ContextOverflow
+from rag.llm.degenerate import without_repeats
 from rag.llm.loops import without_loop
-
-Message = dict[str, str]
-
-DEMO_MODEL_NOTICE = (
-    "The tiny built-in demo model (SmolLM2-135M) is answering: it proves the plumbing, not the quality. "
-    "For real answers install Ollama, run `ollama pull llama3.1:8b` and `ollama serve`; Quire uses it "
-    "automatically (or set QUIRE_LLM__BACKEND=ollama)."
-)
+from rag.types import Message
 
 
 @dataclass(frozen=True)
@@ -75,9 +69,10 @@ class LLMBackend(ABC):
         """Tokens `text` takes with this backend's tokenizer."""
 
     def complete(self, messages: list[Message], *, max_tokens: int) -> Completion:
-        """The whole reply, a looping tail cut back to one copy (see `rag.llm.loops`)."""
+        """The whole reply, a looping tail cut back to one copy (see `rag.llm.loops`) and every repeated
+        sentence dropped after its first copy (`rag.llm.degenerate`)."""
         stream = self.stream_chat(messages, max_tokens=max_tokens)
-        text = without_loop(stream.text())
+        text = without_repeats(without_loop(stream.text()))
         return Completion(text=text, usage=stream.usage or Usage(self.count_messages(messages), 0))
 
     def count_messages(self, messages: list[Message]) -> int:

@@ -1,0 +1,1 @@
+"""The overnight batch: a plan of steps per file, a journal that makes it resumable, and the morning report."""

@@ -1,0 +1,1 @@
+"""Language-model backends behind one interface (llama.cpp embedded, Ollama, OpenAI-compatible, pools)."""

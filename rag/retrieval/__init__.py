@@ -1,0 +1,1 @@
+"""From a question to ranked passages: hybrid search, routing to the contract named, budgets in characters."""
