@@ -93,7 +93,7 @@ def run_cli(
     """Run `quire` from this checkout as a separate process, as a user would."""
     full_env = {**os.environ, "QUIRE_LLM__OLLAMA_HOST": "http://127.0.0.1:9", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli.main", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "rag", "--data-dir", str(data_dir), *args],
         cwd=REPO_ROOT,
         env=full_env,
         capture_output=True,

@@ -65,7 +65,7 @@ def sha(path: Path) -> str:
 
 def cli_command(folder: Path, out: Path, tmp: Path) -> list[str]:
     return [
-        sys.executable, "-m", "rag.cli.main", "--data-dir", str(tmp / "data"),
+        sys.executable, "-m", "rag", "--data-dir", str(tmp / "data"),
         "batch", str(folder), "--out", str(out), "--summaries", "--clauses", "--workers", "2",
     ]  # fmt: skip
 
@@ -390,7 +390,7 @@ def test_sigterm_stops_cleanly_and_status_works_during_and_after(tmp_path: Path)
     proc = subprocess.Popen(cli_command(folder, out, tmp_path), cwd=REPO_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     wait_for(lambda: run_count(out) > 0 and journal_rows(out, "SELECT count(*) FROM events WHERE kind='done'")[0][0])
-    status = subprocess.run([sys.executable, "-m", "rag.cli.main", "batch", "status", str(out), "--json"],
+    status = subprocess.run([sys.executable, "-m", "rag", "batch", "status", str(out), "--json"],
                             cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     during = json.loads(status.stdout)
     assert during["running"] is True and during["files"] == 6 and during["in_progress"]

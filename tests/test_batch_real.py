@@ -58,7 +58,7 @@ def test_real_ingest_batch_killed_midway_then_resumed(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "rag.cli.main",
+        "rag",
         "--data-dir",
         str(data),
         "batch",

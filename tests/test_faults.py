@@ -92,7 +92,7 @@ def test_two_processes_ingesting_at_once_leave_a_consistent_store(tmp_path: Path
     env = {"PYTHONPATH": str(REPO_ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "rag.cli.main", "--data-dir", str(data), "ingest", str(f)],
+            [sys.executable, "-m", "rag", "--data-dir", str(data), "ingest", str(f)],
             cwd=REPO_ROOT,
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
@@ -148,7 +148,7 @@ def test_disk_full_gives_a_clear_error_and_keeps_earlier_documents(tmp_path: Pat
         (tmp_path / name / f"{name}.txt").write_text((CONTRACT_TEXT + "\n") * copies)
     data = tmp_path / "data"
     data.mkdir()
-    cli = f"{sys.executable} -m rag.cli.main --data-dir {data}"
+    cli = f"{sys.executable} -m rag --data-dir {data}"
     script = (
         f"mount -t tmpfs -o size=2m tmpfs {data} && {cli} ingest {tmp_path / 'small'} && "
         f"{{ {cli} ingest {tmp_path / 'big'}; echo big_rc=$?; }} && "
@@ -174,7 +174,7 @@ def test_read_only_data_folder_gives_a_clear_error_and_leaves_the_store_intact(t
         (tmp_path / name / f"{name}.txt").write_text(CONTRACT_TEXT + f"\nSchedule: the {name} copy.\n")
     data = tmp_path / "data"
     assert run_cli("ingest", str(tmp_path / "first"), data_dir=data).returncode == 0
-    cli = f"{sys.executable} -m rag.cli.main --data-dir {data}"
+    cli = f"{sys.executable} -m rag --data-dir {data}"
     read_only = "mount --bind {0} {0} && mount -o remount,bind,ro {0}"
     script = (
         f"{read_only.format(data / 'chroma')} && {{ {cli} ingest {tmp_path / 'second'}; echo chroma_rc=$?; }} && "

@@ -94,10 +94,10 @@ def test_cli_flow_stays_on_the_machine(tmp_path: Path) -> None:
     (docs / "msa.txt").write_text(CONTRACT_TEXT, encoding="utf-8")
     make_pdf(docs / "msa.pdf", [CONTRACT_TEXT[:900], CONTRACT_TEXT[900:]])
     script = f"""
-    "$PY" -m rag.cli.main ingest {docs} --json > {tmp_path}/ingest.json
-    "$PY" -m rag.cli.main docs --json > /dev/null
-    "$PY" -m rag.cli.main ask "Which law governs this agreement?" --json > {tmp_path}/ask.json
-    "$PY" -m rag.cli.main doctor --json > /dev/null
+    "$PY" -m rag ingest {docs} --json > {tmp_path}/ingest.json
+    "$PY" -m rag docs --json > /dev/null
+    "$PY" -m rag ask "Which law governs this agreement?" --json > {tmp_path}/ask.json
+    "$PY" -m rag doctor --json > /dev/null
     """
     result, log = run_isolated(script, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -123,7 +123,7 @@ def test_web_app_stays_on_the_machine(tmp_path: Path) -> None:
     )
     (tmp_path / "check.py").write_text(check)
     script = f"""
-    "$PY" -m rag.cli.main serve --port {port} > {tmp_path}/serve.log 2>&1 &
+    "$PY" -m rag serve --port {port} > {tmp_path}/serve.log 2>&1 &
     server=$!
     trap 'kill $server 2>/dev/null' EXIT
     "$PY" {tmp_path / "check.py"}

@@ -194,7 +194,7 @@ def test_sigkill_at_random_points_leaves_no_half_document(tmp_path: Path) -> Non
     data_dir = tmp_path / "data"
     registry = data_dir / "registry.sqlite3"
     env = {**os.environ, "QUIRE_INGEST__CHUNK_CHARS": "300", "QUIRE_LLM__OLLAMA_HOST": "http://127.0.0.1:9"}
-    command = [sys.executable, "-m", "rag.cli.main", "--data-dir", str(data_dir), "ingest", str(folder), "--json"]
+    command = [sys.executable, "-m", "rag", "--data-dir", str(data_dir), "ingest", str(folder), "--json"]
     rng = random.Random(20261122)
     settings = Settings(data_dir=data_dir)
     kills = attempts = 0

@@ -45,7 +45,7 @@ def known_batches(settings: Settings) -> list[dict[str, Any]]:
 
 def cli(settings: Settings, *args: str) -> list[str]:
     data_dir = str(settings.data_dir.resolve())
-    return [sys.executable, "-m", "rag.cli.main", "--data-dir", data_dir, "--workspace", settings.workspace, *args]
+    return [sys.executable, "-m", "rag", "--data-dir", data_dir, "--workspace", settings.workspace, *args]
 
 
 def start_batch(settings: Settings, folder: Path, out: Path, steps: tuple[str, ...] = ()) -> None:
