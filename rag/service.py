@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.pipeline import IngestProgress, IngestReport, ingest_paths
-from rag.answer.answer import AnswerRequest, stream_answer
+from rag.answer.answer import AnswerEvent, AnswerRequest, stream_answer
 from rag.clauses.categories import CallGroup
 from rag.clauses.report import ClauseReport
 from rag.clauses.stored import review_stored
@@ -85,7 +85,7 @@ class Quire:
         budget = budget_chars or self.settings.retrieval.budget_chars
         return self.retriever.retrieve(query, budget, doc_ids=self.resolve(doc_refs) or None)
 
-    def stream_ask(self, question: str, doc_refs: Sequence[str] = ()) -> Iterator[str | Answer]:
+    def stream_ask(self, question: str, doc_refs: Sequence[str] = ()) -> Iterator[AnswerEvent]:
         request = AnswerRequest(
             question=question,
             doc_ids=self.resolve(doc_refs),

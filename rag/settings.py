@@ -133,6 +133,12 @@ class RetrievalSettings(BaseModel):
     expand: bool = Field(True, description="Grow a hit to its whole clause when that is not much longer.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: higher flattens rank weights.")
     keyword_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking against the vectors'.")
+    evidence_max_chars: int = Field(
+        4000,
+        ge=0,
+        description="Budgets below this many characters get the best sentences of a 16,000-character "
+        "passage pool instead of the first whole passages (rag.retrieval.evidence); 0 turns it off.",
+    )
 
 
 class IngestSettings(BaseModel):

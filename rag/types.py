@@ -95,6 +95,10 @@ class Evidence:
     def sentence(self) -> str:
         return self.text[self.sentence_start - self.start : self.sentence_end - self.start]
 
+    def as_passage(self) -> Passage:
+        """The piece as a passage, for callers that take passages (the prompt, `quire retrieve`)."""
+        return Passage(self.doc_id, self.name, self.page, self.page, self.start, self.end, self.text, self.score)
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -1,5 +1,9 @@
-"""Ask: a streamed chat over all, one or several documents, with citation chips that open the
-cited page beside the conversation, the quote highlighted on it."""
+"""Ask: the evidence first, then the model's reply, over all, one or several documents.
+
+The best passages, their answering sentence marked, appear as soon as retrieval has them (well
+under a second), each with a chip that opens its page beside the conversation, highlighted. The
+model's reply streams below; the demo model's reply is folded away as what it is, and a
+degenerate reply (one sentence over and over) is hidden behind a note: the evidence stands."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import streamlit as st
 
 from rag.errors import QuireError
 from rag.service import DEMO_MODEL_NOTICE, Quire
-from rag.types import Answer, Citation, DocumentInfo
+from rag.types import Answer, Citation, DocumentInfo, Evidence
 from ui import state
 from ui.viewer import SourceRef, show_source
 from ui.widgets import documents_or_hint
@@ -63,14 +67,68 @@ def show_answer_details(turn_index: int, answer: Answer) -> None:
     st.caption(answer_footer(answer))
 
 
+MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]<>()#+-.!|$~:"})
+DEMO_REPLY_LABEL = "Reply of the built-in demo model: it proves the plumbing, it is not the answer"
+
+
+def marked(evidence: Evidence) -> str:
+    """The evidence text as Markdown, its answering sentence highlighted, the rest escaped."""
+    cut = evidence.sentence_start - evidence.start, evidence.sentence_end - evidence.start
+    before, sentence, after = evidence.text[: cut[0]], evidence.text[cut[0] : cut[1]], evidence.text[cut[1] :]
+    plain = [" ".join(part.split()).translate(MARKDOWN_SPECIAL) for part in (before, sentence, after)]
+    return f"{plain[0]} :orange-background[{plain[1]}] {plain[2]}".strip()
+
+
+def evidence_citation(evidence: Evidence) -> Citation:
+    """The answering sentence as a verified citation: it is the stored text at its offsets."""
+    return Citation(
+        evidence.doc_id, evidence.name, evidence.page, evidence.sentence_start, evidence.sentence_end,
+        evidence.sentence, True,
+    )  # fmt: skip
+
+
+def show_evidence(turn_index: int, evidence: tuple[Evidence, ...]) -> None:
+    if not evidence:
+        st.caption("No passage of the documents matches this question.")
+        return
+    st.markdown("**Evidence**")
+    for i, item in enumerate(evidence):
+        with st.container(border=True, key=f"evidence-{turn_index}-{i}"):
+            st.markdown(marked(item))
+            st.button(
+                f"{item.name} · p. {item.page}",
+                icon=":material/description:",
+                key=f"evidence-chip-{turn_index}-{i}",
+                on_click=open_source,
+                args=(evidence_citation(item),),
+            )
+
+
+def show_reply(turn_index: int, answer: Answer, demo: bool) -> None:
+    """The model's words under the evidence: folded away when hidden or from the demo model."""
+    if answer.hidden_reason:
+        st.info(f"{answer.hidden_reason}. The evidence above stands.", icon=":material/visibility_off:")
+        with st.expander("Show the hidden reply anyway"):
+            st.markdown(answer.answer)
+    elif demo:
+        with st.expander(DEMO_REPLY_LABEL):
+            st.markdown(answer.answer)
+    else:
+        st.markdown(answer.answer)
+    show_answer_details(turn_index, answer)
+
+
 def render_turn(index: int, turn: dict[str, Any]) -> None:
     with st.chat_message(turn["role"]):
         if turn.get("error"):
             st.error(turn["text"])
             return
-        st.markdown(turn["text"])
-        if turn.get("answer") is not None:
-            show_answer_details(index, turn["answer"])
+        answer = turn.get("answer")
+        if answer is None:
+            st.markdown(turn["text"])
+            return
+        show_evidence(index, answer.evidence)
+        show_reply(index, answer, turn.get("demo", False))
 
 
 def scope_picker(documents: list[DocumentInfo]) -> tuple[str, ...]:
@@ -90,22 +148,29 @@ def scope_picker(documents: list[DocumentInfo]) -> tuple[str, ...]:
     return picked
 
 
-def stream_reply(quire: Quire, question: str, doc_ids: tuple[str, ...]) -> dict[str, Any]:
-    """Stream the answer into the current chat message; return the finished turn."""
+def stream_reply(quire: Quire, question: str, doc_ids: tuple[str, ...], turn_index: int, demo: bool) -> dict[str, Any]:
+    """Show the evidence the moment it comes, stream the reply under it; return the finished turn."""
     final: dict[str, Answer] = {}
+    events = iter(quire.stream_ask(question, doc_ids))
 
     def pieces() -> Iterator[str]:
-        for event in quire.stream_ask(question, doc_ids):
+        for event in events:
             if isinstance(event, Answer):
                 final["answer"] = event
-            else:
+            elif isinstance(event, str):
                 yield event
 
     try:
-        with st.spinner("Reading the documents…"):
-            events = pieces()
-            first = next(events, "")
-        st.write_stream(_chain(first, events))
+        with st.spinner("Finding the evidence…"):
+            evidence = next(events)
+        show_evidence(turn_index, evidence if isinstance(evidence, tuple) else ())
+        slot = st.empty()
+        with slot.container():
+            if demo:
+                with st.expander(DEMO_REPLY_LABEL):
+                    st.write_stream(pieces())
+            else:
+                st.write_stream(pieces())
     except QuireError as error:
         st.error(str(error))
         return {"role": "assistant", "text": str(error), "error": True}
@@ -115,26 +180,23 @@ def stream_reply(quire: Quire, question: str, doc_ids: tuple[str, ...]) -> dict[
         st.error(message)
         return {"role": "assistant", "text": message, "error": True}
     answer = final["answer"]
-    return {"role": "assistant", "text": answer.answer, "answer": answer}
+    with slot.container():
+        show_reply(turn_index, answer, demo)
+    return {"role": "assistant", "text": answer.answer, "answer": answer, "demo": demo}
 
 
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    if first:
-        yield first
-    yield from rest
-
-
-def demo_banner(quire: Quire) -> bool:
-    """Warn when the tiny built-in model answers; False when no backend can be built at all."""
+def demo_banner(quire: Quire) -> bool | None:
+    """Warn when the tiny built-in model answers. True for the demo model, False for a capable one,
+    None when no backend can be built at all."""
     try:
         with st.spinner("Loading the model…"):
             choice = quire.backend_choice()
     except QuireError as error:
         st.error(f"No model can answer: {error}")
-        return False
+        return None
     if choice.backend.is_demo:
         st.warning(DEMO_MODEL_NOTICE, icon=":material/science:")
-    return True
+    return choice.backend.is_demo
 
 
 def view() -> None:
@@ -143,7 +205,8 @@ def view() -> None:
     documents = documents_or_hint(quire)
     if not documents:
         return
-    if not demo_banner(quire):
+    demo = demo_banner(quire)
+    if demo is None:
         return
     doc_ids = scope_picker(documents)
     question = st.chat_input(f"Ask about your documents, e.g. {EXAMPLE_QUESTION}")
@@ -156,10 +219,7 @@ def view() -> None:
             history.append({"role": "user", "text": question})
             render_turn(len(history) - 1, history[-1])
             with st.chat_message("assistant"):
-                turn = stream_reply(quire, question, doc_ids)
-                history.append(turn)
-                if turn.get("answer") is not None:
-                    show_answer_details(len(history) - 1, turn["answer"])
+                history.append(stream_reply(quire, question, doc_ids, len(history), demo))
     with source:
         ref = st.session_state.get("source")
         if ref is None:

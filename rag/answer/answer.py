@@ -1,4 +1,11 @@
-"""Answer a question about the documents: plan the context, stream the model, verify citations."""
+"""Answer a question about the documents: the evidence first, then plan the context, stream the
+model, verify citations, and judge the reply.
+
+The evidence (the best passages, their answering sentence marked) comes from retrieval alone, in
+well under a second, and is yielded before the model is even loaded: a person reads the clause at
+once, and a slow or weak model's reply only comes below it. A degenerate reply (one sentence
+repeated, only the sources' labels) is kept but marked hidden, with the reason (`rag.llm.degenerate`).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,11 @@ from dataclasses import dataclass
 from rag.answer.budget import ContextPlan, plan_context
 from rag.answer.citations import find_citations
 from rag.llm.base import LLMBackend
-from rag.prompts import answer_messages
+from rag.llm.degenerate import judge
+from rag.prompts import answer_messages, passage_label
 from rag.retrieval.retrieve import Retriever
 from rag.store.registry import Registry
-from rag.types import Answer, Passage
+from rag.types import Answer, Evidence, Passage
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,7 @@ class AnswerRequest:
     doc_ids: tuple[str, ...] = ()
     budget_chars: int = 8000
     max_answer_tokens: int = 512
+    evidence_chars: int = 2000
 
 
 def whole_document_passages(registry: Registry, doc_ids: Sequence[str]) -> list[Passage]:
@@ -64,8 +73,14 @@ def plan_for(request: AnswerRequest, backend: LLMBackend, retriever: Retriever) 
     )
 
 
-def stream_answer(request: AnswerRequest, backend: LLMBackend, retriever: Retriever) -> Iterator[str | Answer]:
-    """Yield the reply as it is generated, then the finished `Answer` with verified citations."""
+AnswerEvent = tuple[Evidence, ...] | str | Answer
+
+
+def stream_answer(request: AnswerRequest, backend: LLMBackend, retriever: Retriever) -> Iterator[AnswerEvent]:
+    """Yield the evidence (a tuple, before any model work), the reply as it is generated, then the
+    finished `Answer` with verified citations, the evidence and the verdict on the reply."""
+    evidence = tuple(retriever.evidence(request.question, request.evidence_chars, request.doc_ids or None))
+    yield evidence
     plan = plan_for(request, backend, retriever)
     if not plan.passages:
         yield Answer(
@@ -77,6 +92,7 @@ def stream_answer(request: AnswerRequest, backend: LLMBackend, retriever: Retrie
             backend.name,
             backend.model,
             plan.in_view,
+            evidence=evidence,
         )
         return
     stream = backend.stream_chat(answer_messages(request.question, plan.passages), max_tokens=request.max_answer_tokens)
@@ -84,7 +100,9 @@ def stream_answer(request: AnswerRequest, backend: LLMBackend, retriever: Retrie
     for piece in stream:
         pieces.append(piece)
         yield piece
-    citations, shown = find_citations(retriever.store.registry, plan.passages, request.question, "".join(pieces))
+    reply = "".join(pieces)
+    citations, shown = find_citations(retriever.store.registry, plan.passages, request.question, reply)
+    verdict = judge(reply, [passage_label(i, p) for i, p in enumerate(plan.passages, start=1)])
     usage = stream.usage
     yield Answer(
         answer=shown.strip(),
@@ -96,4 +114,6 @@ def stream_answer(request: AnswerRequest, backend: LLMBackend, retriever: Retrie
         model=backend.model,
         in_view=plan.in_view,
         passages=plan.passages,
+        evidence=evidence,
+        hidden_reason=verdict.reason,
     )

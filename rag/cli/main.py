@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -24,7 +25,7 @@ from rag.cli.summarize import summarize
 from rag.errors import QuireError
 from rag.service import DEMO_MODEL_NOTICE
 from rag.settings import Settings
-from rag.types import Answer
+from rag.types import Answer, Evidence
 
 APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -158,8 +159,19 @@ def retrieve(
     run_friendly(action)
 
 
+def _print_evidence(evidence: tuple[Evidence, ...], is_demo: bool) -> None:
+    """The evidence before the reply: each passage's answering sentence, with document and page."""
+    out.print("[bold]Evidence[/bold]" if evidence else "[dim]No passage matches this question.[/dim]")
+    for item in evidence:
+        sentence = " ".join(item.sentence.split())
+        out.print(f"  [cyan]{item.name}, page {item.page}[/cyan]: {escape(sentence)}", highlight=False)
+    out.print("[bold]Reply of the demo model (not the answer)[/bold]" if is_demo else "[bold]Reply[/bold]")
+
+
 def _print_answer(answer: Answer, is_demo: bool) -> None:
     out.print()
+    if answer.hidden_reason:
+        out.print(f"[yellow]{answer.hidden_reason}: the evidence above stands.[/yellow]")
     for c in answer.citations:
         if c.verified:
             out.print(f'  [green]✓[/green] {c.name}, page {c.page}: "{c.quote}"', markup=True, highlight=False)
@@ -188,6 +200,8 @@ def ask(
         for event in service.stream_ask(question, doc or ()):
             if isinstance(event, Answer):
                 final = event
+            elif isinstance(event, tuple):
+                _print_evidence(event, backend.is_demo)
             else:
                 out.print(event, end="", markup=False, highlight=False)
         if final:

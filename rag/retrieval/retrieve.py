@@ -12,22 +12,24 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
+from rag.retrieval.evidence import Scorer, default_cues, select_evidence
 from rag.retrieval.passages import DocText, Hit, assemble
 from rag.retrieval.routing import DocumentRouter, Route
 from rag.settings import RetrievalSettings
 from rag.store.embed import Embedder
 from rag.store.store import Store
-from rag.types import Passage
+from rag.types import Evidence, Passage, page_at
 
 CHARS_PER_CANDIDATE = 250  # candidates fetched per ranking: enough chunks to fill the budget twice over
 MIN_CANDIDATES = 16
 DOC_CACHE = 256  # documents whose text, pages, chunk offsets (and vectors, once scoped to) stay in memory
 EXACT_SCOPE_CHUNKS = 20_000  # scoped searches over at most this many chunks score every vector exactly
+EVIDENCE_POOL = 16_000  # a small budget picks its sentences from the passages of this budget
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Retriever:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._docs_lock = threading.Lock()
         self._embed = lru_cache(maxsize=256)(self.embedder.embed_query)
+        self._scorer: Scorer | None = None
 
     # --- documents in memory ----------------------------------------------------------------
     def _doc(self, doc_id: str) -> _Doc | None:
@@ -147,7 +150,27 @@ class Retriever:
     def retrieve(
         self, query: str, budget_chars: int, doc_ids: Sequence[str] | None = None, k: int | None = None
     ) -> list[Passage]:
-        """Passages for `query` within `budget_chars`: the named document's first, then the rest."""
+        """Passages for `query` within `budget_chars`: the named document's first, then the rest.
+        A small budget (below `evidence_max_chars`) gets the best sentences of a large passage
+        pool instead (rag.retrieval.evidence): whole chunks in rank order spend it on neighbouring text."""
+        if 0 < budget_chars < self.settings.evidence_max_chars:
+            return [e.as_passage() for e in self.evidence(query, budget_chars, doc_ids, k)]
+        return self._passages(query, budget_chars, doc_ids, k)
+
+    def evidence(
+        self, query: str, budget_chars: int, doc_ids: Sequence[str] | None = None, k: int | None = None
+    ) -> list[Evidence]:
+        """The best sentences, best first, of the passages for EVIDENCE_POOL characters, within
+        `budget_chars`, each on its page as the document's page map gives it."""
+        pool = self._passages(query, max(EVIDENCE_POOL, budget_chars), doc_ids, k)
+        if self._scorer is None:
+            self._scorer = Scorer(self.embedder, default_cues())
+        pieces = select_evidence(query, pool, budget_chars, scorer=self._scorer)
+        return [replace(e, page=page_at(self._text(e.doc_id).pages, e.start)) for e in pieces]
+
+    def _passages(
+        self, query: str, budget_chars: int, doc_ids: Sequence[str] | None = None, k: int | None = None
+    ) -> list[Passage]:
         k = k or max(MIN_CANDIDATES, 2 * budget_chars // CHARS_PER_CANDIDATE)
         route = self.route(query, doc_ids)
         passages: list[Passage] = []
