@@ -66,6 +66,8 @@ def test_eval_clauses_on_one_labelled_contract(tmp_path: Path) -> None:
         "1",
         "--categories",
         CATEGORIES,
+        "--engine",
+        "model",
         "--json",
         data_dir=tmp_path / "d",
     )

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 from rag.clauses.categories import Catalogue, Category
-from rag.clauses.locator import LocatedSpan, Locator
+from rag.clauses.locator import LOCATOR_MODEL, LocatedSpan, Locator
 from rag.clauses.report import ClauseFinding, ClauseQuote, ClauseReport
 from rag.clauses.review import ClauseDocument, cross_check_expiration
 from rag.clauses.values import normalise, rule_evidence, values_disagree
@@ -61,4 +61,4 @@ def review_with_locator(doc: ClauseDocument, catalogue: Catalogue, locator: Loca
             findings.append(ClauseFinding(category.name, "not_checked", (), "", note, engine="locator"))
     findings = cross_check_expiration(findings)
     seconds = time.perf_counter() - began
-    return ClauseReport(doc.doc_id, doc.name, tuple(findings), LOCATOR_BACKEND, locator.name, seconds)
+    return ClauseReport(doc.doc_id, doc.name, tuple(findings), LOCATOR_BACKEND, LOCATOR_MODEL, seconds)

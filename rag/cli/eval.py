@@ -104,6 +104,9 @@ def clauses_command(
             "model), or `auto` (QUIRE_CLAUSES__ENGINE: the locator on the demo model).",
         ),
     ] = "",
+    pr_plot: Annotated[
+        Path | None, typer.Option("--pr-plot", help="With the locator: write its precision-recall curve (PNG) here.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Span precision/recall, missed-clause rate and candidate recall per category."""
@@ -113,7 +116,7 @@ def clauses_command(
         with err.status("evaluating…") as status:
             result = evaluate_clauses(
                 settings, labels, limit, split_names(categories), not candidates_only,
-                progress=lambda name: status.update(f"evaluating {name}"), reports=reports,
+                progress=lambda name: status.update(f"evaluating {name}"), reports=reports, pr_plot=pr_plot,
             )  # fmt: skip
         if as_json:
             emit(result)
@@ -143,3 +146,9 @@ def _print_evaluation(result: dict[str, Any]) -> None:
     out.print(f"largest call: {tokens} tokens (limit {limit}), {result['seconds']}s")
     if result["without_report"]:
         out.print(f"left out, no saved report: {', '.join(result['without_report'])}")
+    if "curve" in result:
+        curve = result["curve"]
+        out.print(
+            f"locator AUPR {curve['aupr']}, precision at 80% recall {curve['precision_at_80_recall']} "
+            f"(CUAD paper, DeBERTa-xlarge: {curve['published']['aupr']} / {curve['published']['precision_at_80_recall']})"
+        )

@@ -22,6 +22,7 @@ from rag.cli.clauses import clauses
 from rag.cli.common import DocOption, JsonFlag, State, emit, err, out, progress_bar, run_friendly
 from rag.cli.eval import eval_app
 from rag.cli.summarize import summarize
+from rag.cli.train import train_app
 from rag.errors import QuireError
 from rag.service import DEMO_MODEL_NOTICE
 from rag.settings import Settings
@@ -32,6 +33,7 @@ APP_FILE = Path(__file__).resolve().parents[2] / "app.py"
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Quire: private document QA for contracts.")
 app.add_typer(batch_app, name="batch")
 app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
 app.command("summarize")(summarize)
 app.command("clauses")(clauses)
 

@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from ingest.discover import sha256_file
+from rag.clauses.locator import default_locator
 from rag.clauses.report import ClauseReport
 from rag.clauses.review import excerpt_budget, plan_group
-from rag.clauses.stored import catalogue_for, retrieval_for, stored_document
+from rag.clauses.stored import catalogue_for, clause_engine, retrieval_for, stored_document
 from rag.errors import QuireError
 from rag.eval.corpus import indexed_corpus
+from rag.eval.curves import curve_summary, locator_curves, plot_curve
 from rag.settings import Settings
 from rag.tokens import llama3_token_count
 
@@ -181,6 +183,7 @@ def evaluate_clauses(
     extraction: bool = True,
     progress: Callable[[str], None] | None = None,
     reports: Path | None = None,
+    pr_plot: Path | None = None,
 ) -> dict[str, Any]:
     """Ingest the labelled contracts into a temporary store, then score candidates and the model's
     findings (asked now, or read from the saved `reports`; contracts without one are left out)."""
@@ -194,6 +197,8 @@ def evaluate_clauses(
         contracts = with_report
     with indexed_corpus([c.path for c in contracts], settings) as corpus:
         service = corpus.service
+        engine = clause_engine(settings.clauses, service.backend_choice().backend) if saved is None else "saved"
+        labelled_texts = []
         for contract in contracts:
             if progress:
                 progress(contract.name)
@@ -208,8 +213,25 @@ def evaluate_clauses(
             for name, score in scores.items():
                 result.per_category.setdefault(name, CategoryScore()).add(score)
             result.contracts.append(contract.name)
+            labelled_texts.append((service.store.registry.text(doc_id), contract.spans))
         model = _model_of(service, saved) if extraction else None
-    return _summary(result, extraction, model, settings, time.perf_counter() - began)
+    summary = _summary(result, extraction, model, settings, time.perf_counter() - began)
+    summary["engine"] = engine
+    if extraction and engine == "locator":
+        summary["curve"] = _locator_curve(labelled_texts, list(result.per_category), pr_plot)
+    return summary
+
+
+def _locator_curve(
+    labelled_texts: list[tuple[str, dict[str, tuple[Span, ...]]]], categories: list[str], pr_plot: Path | None
+) -> dict[str, Any]:
+    """AUPR and precision at 80% recall of the locator's scored candidates; the plot when asked."""
+    pooled, per_category = locator_curves(default_locator(), labelled_texts, categories)
+    figures = curve_summary(pooled, per_category)
+    if pr_plot is not None:
+        title = f"Clause locator, {len(labelled_texts)} contracts"
+        figures["plot"] = str(plot_curve(pooled, pr_plot, title))
+    return figures
 
 
 def _model_of(service: Any, saved: dict[str, ClauseReport] | None) -> tuple[str, str] | None:
