@@ -22,12 +22,14 @@ from rag.retrieval.retrieve import Retriever
 from rag.types import Passage
 
 # What each part adds: each variant switches on one more part of retrieval.
+NO_EVIDENCE = {"evidence_max_chars": 0}  # whole passages in rank order, as before sentence evidence
 ABLATION: dict[str, dict[str, Any]] = {
-    "dense only": {"mode": "dense", "routing": False, "expand": False},
-    "BM25 only": {"mode": "keyword", "routing": False, "expand": False},
-    "hybrid": {"mode": "hybrid", "routing": False, "expand": False},
-    "+ routing": {"mode": "hybrid", "routing": True, "expand": False},
-    "+ clause expansion": {"mode": "hybrid", "routing": True, "expand": True},
+    "dense only": {"mode": "dense", "routing": False, "expand": False, **NO_EVIDENCE},
+    "BM25 only": {"mode": "keyword", "routing": False, "expand": False, **NO_EVIDENCE},
+    "hybrid": {"mode": "hybrid", "routing": False, "expand": False, **NO_EVIDENCE},
+    "+ routing": {"mode": "hybrid", "routing": True, "expand": False, **NO_EVIDENCE},
+    "+ clause expansion": {"mode": "hybrid", "routing": True, "expand": True, **NO_EVIDENCE},
+    "+ sentence evidence": {"mode": "hybrid", "routing": True, "expand": True, "evidence_max_chars": 4000},
 }
 
 
