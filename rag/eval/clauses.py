@@ -79,6 +79,7 @@ class CategoryScore:
 @dataclass
 class Evaluation:
     per_category: dict[str, CategoryScore] = field(default_factory=dict)
+    present_only: CategoryScore = field(default_factory=CategoryScore)  # `present` findings alone, pooled
     max_call_tokens: int = 0
     contracts: list[str] = field(default_factory=list)
     without_report: list[str] = field(default_factory=list)
@@ -144,11 +145,14 @@ def read_reports(folder: Path) -> dict[str, ClauseReport]:
     return reports
 
 
-def score_report(report: ClauseReport, contract: LabelledContract) -> dict[str, CategoryScore]:
-    """Quotes of `present` and `needs_review` findings count as answers: a person is shown both."""
+def score_report(
+    report: ClauseReport, contract: LabelledContract, shown: tuple[str, ...] = ("present", "needs_review")
+) -> dict[str, CategoryScore]:
+    """Quotes of `present` and `needs_review` findings count as answers: a person is shown both
+    (`shown=("present",)` scores the confident answers alone)."""
     scores = {}
     for finding in report.findings:
-        answered = finding.status in ("present", "needs_review") and bool(finding.quotes)
+        answered = finding.status in shown and bool(finding.quotes)
         predicted = [(q.start, q.end) for q in finding.quotes] if answered else []
         scores[finding.category] = score_finding(contract.spans.get(finding.category, ()), predicted, answered)
     return scores
@@ -210,6 +214,9 @@ def evaluate_clauses(
                 for name, score in score_report(report, contract).items():
                     if name in scores:  # a saved report may hold more categories than asked
                         scores[name].add(score)
+                for name, score in score_report(report, contract, ("present",)).items():
+                    if name in scores:
+                        result.present_only.add(score)
             for name, score in scores.items():
                 result.per_category.setdefault(name, CategoryScore()).add(score)
             result.contracts.append(contract.name)
@@ -217,6 +224,13 @@ def evaluate_clauses(
         model = _model_of(service, saved) if extraction else None
     summary = _summary(result, extraction, model, settings, time.perf_counter() - began)
     summary["engine"] = engine
+    if extraction:
+        confident = result.present_only
+        summary["present_only"] = {
+            "span_precision": _ratio(confident.matched_predicted, confident.predicted),
+            "span_recall": _ratio(confident.matched_gold, summary["overall"]["gold_spans"]),
+            "predicted_spans": confident.predicted,
+        }
     if extraction and engine == "locator":
         summary["curve"] = _locator_curve(labelled_texts, list(result.per_category), pr_plot)
     return summary
