@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date
 
 from rag.clauses.categories import Category
 from rag.rules import (
     Found,
+    find_dates,
     find_durations,
     find_effective_date,
     find_governing_law,
@@ -58,7 +60,7 @@ def _in_format(category: Category, value: str, quotes: Sequence[str], rules: Seq
     if kind == "expiration":
         if PERPETUAL.search(words):
             return "Perpetual"
-        found = parse_date(value) or parse_date(" ".join(quotes))
+        found = parse_date(value) or latest_date(" ".join(quotes))
         return found.isoformat() if found else ""
     if kind == "duration":
         duration = parse_duration(value) or parse_duration(" ".join(quotes))
@@ -73,6 +75,13 @@ def _in_format(category: Category, value: str, quotes: Sequence[str], rules: Seq
         names = list(dict.fromkeys(r.value for r in rules)) if rules else []
         return "; ".join(names) or value.strip()
     return value.strip() or (rules[0].value if rules else "")
+
+
+def latest_date(text: str) -> date | None:
+    """The last calendar date a clause names: a term "commencing August 1, 1995 and continuing until
+    January 30, 2000" expires on the second."""
+    hits = find_dates(text)
+    return max(date.fromisoformat(h.value) for h in hits) if hits else None
 
 
 def values_disagree(category: Category, model_value: str, rules: Sequence[Found]) -> bool:
@@ -104,8 +113,6 @@ def _figure(found: Found) -> str:
 
 def expiration_from_term(effective: str, term_quote: str) -> str:
     """Effective date + initial term ('three (3) years') as an ISO date, or '' when either is unknown."""
-    from datetime import date
-
     duration = parse_duration(term_quote)
     if not effective or duration is None:
         return ""

@@ -36,17 +36,23 @@ NOT_FOUND = "not found"
 
 
 def _shown(finding: ClauseFinding) -> str:
-    """A finding's value (when it has one) and its quotes, each marked with its page."""
-    quotes = "; ".join(shown_quote(_cut(q.text), q.page) for q in finding.quotes[:2])
+    """A finding's value (when it has one) and its quotes, each marked with its page; the same words
+    found twice are shown once."""
+    distinct = list({" ".join(q.text.split()): q for q in finding.quotes[::-1]}.values())[::-1]
+    quotes = "; ".join(_quoted(q.text, q.page) for q in distinct[:2])
     parts = [f"{finding.value}:" if finding.value and finding.value != "Yes" else "", quotes]
     if finding.status == "needs_review":
         parts.append("_(unsure: check it)_")
     return " ".join(p for p in parts if p)
 
 
-def _cut(text: str) -> str:
+def _quoted(text: str, page: int) -> str:
+    """The quote in quotation marks; a long clause is cut at a word, and the mark of the cut stands
+    outside the quotation marks, which hold the document's own words only."""
     words = " ".join(text.split())
-    return words if len(words) <= QUOTE_CHARS else words[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "\u2026"
+    if len(words) <= QUOTE_CHARS:
+        return shown_quote(words, page)
+    return f"\u201c{words[:QUOTE_CHARS].rsplit(' ', 1)[0]}\u201d [\u2026] (p. {page})"
 
 
 def sheet_rows(report: ClauseReport) -> list[tuple[str, str]]:
