@@ -57,6 +57,7 @@ class Weights:
     category_temperature: float = 0.05  # softmax temperature over question-category cosines
     context_chars: int = 0  # characters of context added on each side of a chosen sentence
     candidate_passages: int = 24  # passages (in rank order) whose sentences compete
+    embed_sentences: bool = False  # MiniLM cosine per sentence: too slow for 300 ms on 2 cores
 
 
 @dataclass(frozen=True)
@@ -103,12 +104,15 @@ class CueModel:
             tuned,
         )
 
-    def unit_logits(self, features: list[set[str]]) -> np.ndarray:
-        """(units x categories) logits of "this sentence is a clause of that category"."""
-        out = np.empty((len(features), len(self.categories)), dtype=np.float32)
-        for j, (weights, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+    def unit_logits(self, features: list[set[str]], only: Sequence[int] | None = None) -> np.ndarray:
+        """(units x categories) logits of "this sentence is a clause of that category", for the
+        categories `only` (all by default; a question needs its top few)."""
+        columns = list(range(len(self.categories))) if only is None else list(only)
+        out = np.empty((len(features), len(columns)), dtype=np.float32)
+        for c, j in enumerate(columns):
+            weights, bias = self.weights[j], self.biases[j]
             for i, feats in enumerate(features):
-                out[i, j] = bias + sum(weights.get(f, 0.0) for f in feats)
+                out[i, c] = bias + sum(weights.get(f, 0.0) for f in feats)
         return out
 
 
@@ -202,14 +206,18 @@ class Scorer:
         }
         qvec = None
         if self.embedder is not None and units:
-            vectors = np.asarray(self.embedder.embed([content] + [u.text for u in units]), dtype=np.float32)
-            qvec, unit_vecs = vectors[0], vectors[1:]
-            out["dense"] = unit_vecs @ qvec
+            # Embedding every sentence costs seconds on two cores (MiniLM, ~150 sentences); by
+            # default only the question is embedded, to map it to its clause categories.
+            texts = [content] + ([u.text for u in units] if self.weights.embed_sentences else [])
+            vectors = np.asarray(self.embedder.embed(texts), dtype=np.float32)
+            qvec = vectors[0]
+            if self.weights.embed_sentences:
+                out["dense"] = vectors[1:] @ qvec
         if self.cues is not None:
             probs = self.category_probabilities(content, qvec)
             top = np.argsort(-probs)[:3]
-            logits = self.cues.unit_logits([_features_from_stems(t) for t in tokens])
-            out["cue"] = logits[:, top] @ (probs[top] / probs[top].sum())
+            logits = self.cues.unit_logits([_features_from_stems(t) for t in tokens], only=top)
+            out["cue"] = logits @ (probs[top] / probs[top].sum())
         return out
 
     def category_probabilities(self, content: str, qvec: np.ndarray | None) -> np.ndarray:
