@@ -35,10 +35,12 @@ def locator_finding(doc: ClauseDocument, category: Category, spans: Sequence[Loc
             note = f"pages {pages} could not be read (no text layer): OCR them"
             return ClauseFinding(name, "not_checked", (), "", note, engine="locator")
         return ClauseFinding(name, "absent", (), "", "the clause locator found no such clause", engine="locator")
+    confident = [s for s in spans if s.status == "present"]
+    present = bool(confident)
+    spans = confident or spans  # a confident row shows its confident spans; an unsure one, the best it has
     quotes = quotes_of(doc, spans)
     rules = rule_evidence(category, doc.text)
     value = normalise(category, "", [q.text for q in quotes], rules)
-    present = any(s.status == "present" for s in spans)
     notes = [] if present else ["the clause locator is unsure: check the quote"]
     if values_disagree(category, value, rules):
         notes.append(f"the rules read {rules[0].value!r} at page {page_at(doc.pages, rules[0].start)}")

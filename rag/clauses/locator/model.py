@@ -48,13 +48,18 @@ class CategoryParams:
     threshold: float
     review_threshold: float
     max_spans: int
+    nms_iou: bool = False  # suppression by overlap/union instead of overlap/shorter (see nms)
 
 
-def nms(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, cap: int) -> list[int]:
+def nms(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, cap: int, iou: bool = False) -> list[int]:
     """Greedy suppression: keep best-first, dropping spans that mostly overlap a kept one.
 
     Why: a sentence and its enclosing paragraph/window usually describe the same clause;
     emitting both would cost a false positive whenever only one matches the gold span.
+    With iou=True a span is dropped only if overlap/union exceeds NMS_OVERLAP, so a short
+    span nested in a kept longer one survives: entity categories (Parties) label a name
+    and its aliases separately ("Acme Widgets Inc." and "Acme"), and containment-based
+    suppression removed those; the mode is chosen per category on the validation fold.
     """
     order = np.argsort(-scores, kind="stable")
     kept: list[int] = []
@@ -63,7 +68,8 @@ def nms(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, cap: int) -> l
         ok = True
         for j in kept:
             inter = min(e, ends[j]) - max(s, starts[j])
-            if inter > 0 and inter > NMS_OVERLAP * min(e - s, ends[j] - starts[j]):
+            denom = ((e - s) + (ends[j] - starts[j]) - inter) if iou else min(e - s, ends[j] - starts[j])
+            if inter > 0 and inter > NMS_OVERLAP * denom:
                 ok = False
                 break
         if ok:
@@ -143,7 +149,7 @@ class Locator:
             # Only the top slice can survive the cap; sorting all units per category is waste.
             m = margins[pool, ci]
             top = pool[np.argsort(-m, kind="stable")[: CANDIDATE_CAP * 8]]
-            keep = nms(st[top], en[top], margins[top, ci], CANDIDATE_CAP)
+            keep = nms(st[top], en[top], margins[top, ci], CANDIDATE_CAP, p.nms_iou)
             cal = _sigmoid(p.platt_a * margins[top[keep], ci] + p.platt_b)
             out[c] = [(int(st[top[k]]), int(en[top[k]]), float(s)) for k, s in zip(keep, cal, strict=False)]
         return out

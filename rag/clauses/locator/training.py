@@ -8,13 +8,14 @@ read in sorted order and every random draw is seeded, so training twice writes i
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from rag.clauses.locator.corpus import Document, is_validation, load_categories, load_documents
+from rag.clauses.locator.corpus import Document, is_validation, jaccard, load_categories, load_documents
 from rag.clauses.locator.features import Featurizer, build_vocabulary
-from rag.clauses.locator.metrics import PR, Scored, build_curve, match_flags
+from rag.clauses.locator.metrics import MATCH_JACCARD, PR, Scored, build_curve, match_flags
 from rag.clauses.locator.model import (
     CANDIDATE_CAP,
     K_GRID,
@@ -118,32 +119,158 @@ def _choose_threshold(cands: list[list[Scored]], golds: list[tuple], beta: float
     return best
 
 
+def _op_points(cands: list[list[Scored]], golds: list[tuple]) -> tuple[list[tuple], int]:
+    """All (max_spans, threshold, n_pred, n_pred_matched, n_gold_matched) operating points of
+    one category on the validation lists (plus the 'emit nothing' point), and the gold count.
+    Lists are best-first, so a gold span's best score in a k-prefix is that of its first match."""
+    per = []
+    for lst, g in zip(cands, golds, strict=False):
+        sc = np.array([x[2] for x in lst], dtype=np.float64)
+        fl = np.zeros(len(lst), bool)
+        first = np.full(len(g), 10**9)
+        for a, (s, e, _) in enumerate(lst):
+            for j, gg in enumerate(g):
+                if jaccard((s, e), gg) >= MATCH_JACCARD:
+                    fl[a] = True
+                    first[j] = min(first[j], a)
+        per.append((sc, fl, first))
+    n_gold = sum(len(g) for g in golds)
+    pts = [(1, 1.01, 0, 0, 0)]
+    for k in K_GRID:
+        sc = np.concatenate([x[0][:k] for x in per] + [np.zeros(0)])
+        fl = np.concatenate([x[1][:k] for x in per] + [np.zeros(0, bool)])
+        gb = np.concatenate(
+            [
+                np.where(
+                    x[2] < min(k, len(x[0])),
+                    x[0][np.minimum(x[2], max(len(x[0]) - 1, 0))] if len(x[0]) else -np.inf,
+                    -np.inf,
+                )
+                for x in per
+            ]
+            + [np.zeros(0)]
+        )
+        if not len(sc):
+            continue
+        order = np.argsort(-sc, kind="stable")
+        s2 = sc[order]
+        tp = np.cumsum(fl[order])
+        n = np.arange(1, len(s2) + 1)
+        last = np.r_[s2[1:] != s2[:-1], True]
+        gm = np.searchsorted(-np.sort(gb)[::-1], -s2[last], side="right")
+        pts += [
+            (k, float(t), int(x), int(y), int(z)) for t, x, y, z in zip(s2[last], n[last], tp[last], gm, strict=False)
+        ]
+    return pts, n_gold
+
+
+def _best_f(pts: list[tuple], n_gold: int, beta: float = 1.0) -> tuple:
+    """Operating point with the highest F_beta (ties: smaller max_spans)."""
+    b2 = beta * beta
+
+    def f(p):
+        pr = p[3] / p[2] if p[2] else 0.0
+        rc = p[4] / n_gold if n_gold else 0.0
+        return (1 + b2) * pr * rc / (b2 * pr + rc) if pr + rc else 0.0
+
+    return max(pts, key=lambda p: (f(p), -p[0]))
+
+
+def _pooled_choice(points: dict[str, tuple[list[tuple], int]], target_precision: float) -> dict[str, tuple]:
+    """Per-category operating points maximising pooled recall subject to pooled precision
+    >= target_precision (Lagrangian relaxation: for each multiplier every category picks the
+    point maximising matched_gold + lam * (matched_pred - target * n_pred); the feasible
+    multiplier with the most matched gold wins). Why: per-category F1 maxima leave the
+    pooled operating point wherever they happen to sum; this places it deliberately."""
+    best = None
+    for lam in np.exp(np.linspace(np.log(0.02), np.log(100.0), 300)):
+        ch = {
+            c: max(pts, key=lambda p: (p[4] + lam * (p[3] - target_precision * p[2]), -p[2], -p[0]))
+            for c, (pts, _) in points.items()
+        }
+        n_pred = sum(p[2] for p in ch.values())
+        tp = sum(p[3] for p in ch.values())
+        gm = sum(p[4] for p in ch.values())
+        if n_pred and tp >= target_precision * n_pred and (best is None or gm > best[0]):
+            best = (gm, ch)
+    if best is None:
+        return {c: _best_f(pts, ng) for c, (pts, ng) in points.items()}
+    return best[1]
+
+
+def _calibrated_option(
+    raw: list[list[Scored]], old: CategoryParams, golds: list[tuple], beta: float
+) -> tuple[float, float, float, list[tuple], int]:
+    """One category's NMS survivors on the validation fold, Platt-calibrated afresh (the raw margin is
+    recovered from the old calibration): its best F_beta, Platt (a, b) and operating points."""
+    lists = [
+        [(s, e, (np.log(max(x, 1e-300) / max(1 - x, 1e-300)) - old.platt_b) / old.platt_a) for s, e, x in doc]
+        for doc in raw
+    ]
+    ms, ys = [], []
+    for lst, g in zip(lists, golds, strict=False):
+        f, _ = match_flags(lst, g)
+        ms += [m for _, _, m in lst]
+        ys += f
+    a, bb = _fit_platt(np.array(ms), np.array(ys, dtype=float))
+    cal = [[(s, e, float(_sigmoid(a * m + bb))) for s, e, m in lst] for lst in lists]
+    pts, ng = _op_points(cal, golds)
+    bp = _best_f(pts, ng, beta)
+    fb = (1 + beta**2) * bp[3] * bp[4] / (beta**2 * bp[3] * ng + bp[4] * bp[2]) if bp[3] else 0.0
+    return fb, a, bb, pts, ng
+
+
 def calibrate_and_tune(
-    loc: Locator, va: list[Document], beta: float = 1.0
+    loc: Locator,
+    va: list[Document],
+    beta: float = 1.0,
+    objective: str = "pooled",
+    target_precision: float = 0.55,
+    shrink: float = 10.0,
+    nms_select: bool = True,
 ) -> tuple[dict[str, CategoryParams], dict[str, dict]]:
-    """Platt-calibrate each category's NMS survivors on the validation fold, then pick
-    (max_spans, threshold) maximising F_beta per category. Platt parameters in `loc`
-    are replaced (the raw margin is recovered from the current calibration)."""
-    raw = [loc.candidates(d.text) for d in va]
+    """On the validation fold, per category: pick the NMS mode (containment vs IoU) with the
+    higher best F_beta, Platt-calibrate its survivors, then choose (max_spans, threshold):
+    objective="f1": per-category F_beta maximum (the original rule);
+    objective="pooled": _pooled_choice at target_precision, then each threshold is shrunk
+    toward the median chosen threshold with weight shrink/(n_gold+shrink), because a rare
+    category's threshold rests on a handful of validation spans.
+    Platt parameters in `loc` are replaced (raw margins recovered from its calibration)."""
+    golds_by_c = {c: [d.gold.get(c, ()) for d in va] for c in loc.categories}
+    chosen: dict[str, tuple] = {}
+    for iou in (False, True) if nms_select else (False,):
+        loc_m = Locator(
+            loc.vocab, loc.W, loc.b, loc.categories, {c: replace(p, nms_iou=iou) for c, p in loc.params.items()}
+        )
+        raw = [loc_m.candidates(d.text) for d in va]
+        for c in loc.categories:
+            fb, a, bb, pts, ng = _calibrated_option([rc[c] for rc in raw], loc.params[c], golds_by_c[c], beta)
+            if c not in chosen or fb > chosen[c][0] + 1e-9:
+                chosen[c] = (fb, iou, a, bb, pts, ng)
+    points = {c: (v[4], v[5]) for c, v in chosen.items()}
+    if objective == "f1":
+        pick = {c: _best_f(pts, ng, beta) for c, (pts, ng) in points.items()}
+    else:
+        pick = _pooled_choice(points, target_precision)
+    real = [p[1] for p in pick.values() if p[1] <= 1.0]
+    t_mid = float(np.median(real)) if real else 0.5
     params: dict[str, CategoryParams] = {}
     per_cat: dict[str, dict] = {}
     for c in loc.categories:
-        old = loc.params[c]
-        lists = [
-            [(s, e, (np.log(max(x, 1e-300) / max(1 - x, 1e-300)) - old.platt_b) / old.platt_a) for s, e, x in rc[c]]
-            for rc in raw
-        ]
-        golds = [d.gold.get(c, ()) for d in va]
-        ms, ys = [], []
-        for lst, g in zip(lists, golds, strict=False):
-            f, _ = match_flags(lst, g)
-            ms += [m for _, _, m in lst]
-            ys += f
-        a, bb = _fit_platt(np.array(ms), np.array(ys, dtype=float))
-        cal = [[(s, e, float(_sigmoid(a * m + bb))) for s, e, m in lst] for lst in lists]
-        k, thr, pr = _choose_threshold(cal, golds, beta)
-        params[c] = CategoryParams(old.kinds, a, bb, thr, REVIEW_FACTOR * thr, k)
-        per_cat[c] = {"k": k, "threshold": thr, "P": pr.precision, "R": pr.recall, "n_gold": pr.n_gold}
+        _, iou, a, bb, pts, ng = chosen[c]
+        k, thr, n_pred, tp, gm = pick[c]
+        if objective != "f1" and thr <= 1.0 and shrink > 0:
+            w = ng / (ng + shrink)
+            thr = w * thr + (1 - w) * t_mid
+        params[c] = CategoryParams(loc.params[c].kinds, a, bb, thr, REVIEW_FACTOR * thr, k, iou)
+        per_cat[c] = {
+            "k": k,
+            "threshold": thr,
+            "nms_iou": iou,
+            "n_gold": ng,
+            "P_before_shrink": tp / n_pred if n_pred else 0.0,
+            "R_before_shrink": gm / ng if ng else 0.0,
+        }
     return params, per_cat
 
 
@@ -175,6 +302,10 @@ def train(
     C: float = 0.1,
     beta: float = 1.0,
     log=print,
+    objective: str = "pooled",
+    target_precision: float = 0.55,
+    shrink: float = 10.0,
+    nms_select: bool = True,
 ) -> dict:
     """Train on cuad_train minus a hashed validation fold; calibrate/tune on that fold; save."""
     t0 = time.time()
@@ -203,13 +334,17 @@ def train(
     loc = Locator(
         vocab, W, b, categories, {c: CategoryParams(kinds[c], 1.0, 0.0, 0.5, 0.25, CANDIDATE_CAP) for c in categories}
     )
-    params, per_cat = calibrate_and_tune(loc, va, beta)
+    params, per_cat = calibrate_and_tune(loc, va, beta, objective, target_precision, shrink, nms_select)
     final = Locator(vocab, W, b, categories, params)
     final.save(Path(out))
     metrics = {
         "method": method,
         "C": C,
         "beta": beta,
+        "objective": objective,
+        "target_precision": target_precision,
+        "shrink": shrink,
+        "nms_select": nms_select,
         "n_train_docs": len(tr),
         "n_val_docs": len(va),
         "train_seconds": time.time() - t0,
