@@ -201,6 +201,13 @@ class ClauseSettings(BaseModel):
         ge=1000,
         description="Most prompt tokens of one clause-review call (one call per group of related categories).",
     )
+    located_call_tokens: int = Field(
+        0,
+        ge=0,
+        description="With the model engine: most prompt tokens of one clause-review call when the trained clause "
+        "locator picks the passages (its best spans first, then cue and retrieval paragraphs); 0 keeps the "
+        "cue and retrieval choice within `call_tokens`.",
+    )
     engine: Literal["auto", "locator", "model"] = Field(
         "auto",
         description="Who decides a clause: `locator` (the trained clause locator, seconds on a CPU), `model` "
