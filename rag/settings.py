@@ -202,11 +202,12 @@ class ClauseSettings(BaseModel):
         description="Most prompt tokens of one clause-review call (one call per group of related categories).",
     )
     located_call_tokens: int = Field(
-        0,
+        7000,
         ge=0,
         description="With the model engine: most prompt tokens of one clause-review call when the trained clause "
         "locator picks the passages (its best spans first, then cue and retrieval paragraphs); 0 keeps the "
-        "cue and retrieval choice within `call_tokens`.",
+        "cue and retrieval choice within `call_tokens`. Measured on held-out CUAD contracts: 7000 reads about "
+        "9% fewer tokens than 8000 without it, at higher candidate recall.",
     )
     engine: Literal["auto", "locator", "model"] = Field(
         "auto",

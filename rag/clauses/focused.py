@@ -36,9 +36,9 @@ Located = Mapping[str, Sequence[Scored]]  # `Locator.candidates`: per category, 
 class FocusParams:
     """How located spans are widened and how much each ranking weighs in the fusion."""
 
-    margin_chars: int = 200  # widening on each side of a located span, snapped to a line or sentence end
-    located_weight: float = 2.0  # the widened located spans' ranking, against 1 for cues and for retrieval
-    unit_weight: float = 1.0  # the ranking of units by the located spans they overlap
+    margin_chars: int = 300  # widening on each side of a located span, snapped to a line or sentence end
+    located_weight: float = 4.0  # the widened located spans' ranking, against 1 for cues and for retrieval
+    unit_weight: float = 2.0  # the ranking of units by the located spans they overlap
     located_top: int = 30  # located spans considered per category (the locator returns at most 30)
     min_score: float = 0.0  # located spans scoring below this are left to cues and retrieval
     front_chars: int = 3000  # at most this much of a group's `front_chars` opening is sent first
