@@ -71,7 +71,8 @@ def test_only_what_the_categories_need_is_sent() -> None:
     pages = (PageSpan(1, 0, len(text)),)
     unlikely = text.index("The parties", 200)
     located = {"Governing Law": [(start, end, 0.9), (unlikely, unlikely + 60, 0.001)]}
-    chosen = select_focused(text, pages, boilerplate_group(), 8000, llama3_token_count, {}, located)
+    one_unit = FocusParams(units_per_category=1)  # the second unit would be the one holding the unlikely span
+    chosen = select_focused(text, pages, boilerplate_group(), 8000, llama3_token_count, {}, located, one_unit)
     assert chosen.covers(start, end)
     assert not chosen.covers(unlikely, unlikely + 60)
     assert not chosen.whole_document and chosen.tokens < llama3_token_count(text) / 2
