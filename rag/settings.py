@@ -201,6 +201,14 @@ class ClauseSettings(BaseModel):
         ge=1000,
         description="Most prompt tokens of one clause-review call (one call per group of related categories).",
     )
+    located_call_tokens: int = Field(
+        0,
+        ge=0,
+        description="With the model engine, when set (e.g. 8000) and the trained clause locator is available: most "
+        "prompt tokens of one clause-review call, which then sends only the located spans and each category's two "
+        "best cue or retrieval paragraphs (about 45% fewer prompt tokens; candidate recall 97.5% -> 95.5% on the "
+        "dev labels); 0 fills `call_tokens` with cue and retrieval paragraphs.",
+    )
     engine: Literal["auto", "locator", "model"] = Field(
         "auto",
         description="Who decides a clause: `locator` (the trained clause locator, seconds on a CPU), `model` "

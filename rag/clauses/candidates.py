@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ingest.chunk import chunk_spans
 from rag.clauses.categories import CallGroup, Category
@@ -22,6 +23,8 @@ EXCERPT_OVERHEAD_TOKENS = 12  # the "[excerpt N, page P]" header and separator a
 
 TokenCounter = Callable[[str], int]
 Span = tuple[int, int]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,22 +97,32 @@ def _take_turns(rankings: Sequence[list[int]], cost: Callable[[int], int], budge
         if spent + cost(index) <= budget:
             chosen.add(index)
             spent += cost(index)
+
+    def take(index: int) -> bool:
+        nonlocal spent
+        if index in chosen or spent + cost(index) > budget:
+            return False
+        chosen.add(index)
+        spent += cost(index)
+        return True
+
+    take_turns(rankings, take)
+    return chosen
+
+
+def take_turns(rankings: Sequence[Sequence[T]], take: Callable[[T], bool]) -> None:
+    """Rankings choose in turn, each its next best item that `take` accepts, until `take` accepts none:
+    every category of a call group gets its share of the budget, best first."""
     cursors = [0] * len(rankings)
     active = True
     while active:
         active = False
         for which, ranking in enumerate(rankings):
             while cursors[which] < len(ranking):
-                index = ranking[cursors[which]]
                 cursors[which] += 1
-                if index in chosen:
-                    continue
-                if spent + cost(index) <= budget:
-                    chosen.add(index)
-                    spent += cost(index)
+                if take(ranking[cursors[which] - 1]):
                     active = True
                     break
-    return chosen
 
 
 def _merge(text: str, pages: Sequence[PageSpan], units: Sequence[Span], chosen: set[int]) -> list[Excerpt]:

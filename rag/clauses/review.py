@@ -15,6 +15,7 @@ from typing import Any
 
 from rag.clauses.candidates import CandidateSet, Span, TokenCounter, select_candidates
 from rag.clauses.categories import CallGroup, Catalogue, Category
+from rag.clauses.focused import Located, select_focused
 from rag.clauses.prompt import MAX_QUOTES, QUOTE_CHARS, VALUE_CHARS, clause_messages, group_schema, repair_messages
 from rag.clauses.report import ClauseFinding, ClauseQuote, ClauseReport
 from rag.clauses.values import (
@@ -75,10 +76,14 @@ def plan_group(
     call_tokens: int,
     count_tokens: TokenCounter,
     retrieved: Retrieved | None,
+    located: Located | None = None,
 ) -> CandidateSet:
-    """The candidate text of one call group: the whole prompt stays within `call_tokens`."""
+    """The candidate text of one call group: the whole prompt stays within `call_tokens`. With the
+    locator's candidates (`located`) the locator leads the choice (`select_focused`)."""
     spans = {c.name: retrieved(c) for c in group.categories} if retrieved else {}
     budget = excerpt_budget(group, call_tokens, count_tokens)
+    if located is not None:
+        return select_focused(doc.text, doc.pages, group, budget, count_tokens, spans, located)
     return select_candidates(doc.text, doc.pages, group, budget, count_tokens, spans)
 
 
@@ -237,10 +242,11 @@ def review_group(
     backend: LLMBackend,
     call_tokens: int,
     retrieved: Retrieved | None,
+    located: Located | None = None,
 ) -> list[ClauseFinding]:
     reserve = reply_tokens(group)
     limit = min(call_tokens, backend.num_ctx - reserve)
-    candidates = plan_group(doc, group, limit, backend.count_tokens, retrieved)
+    candidates = plan_group(doc, group, limit, backend.count_tokens, retrieved, located)
     messages = clause_messages(group.categories, candidates.excerpts, candidates.whole_document)
     answers = ask_group(backend, group.categories, messages, reserve)
     findings = []
@@ -259,15 +265,17 @@ def review_document(
     call_tokens: int,
     retrieved: Retrieved | None = None,
     on_group: Callable[[CallGroup], None] | None = None,
+    located: Located | None = None,
 ) -> ClauseReport:
-    """Every category of `catalogue` for one document, one model call per call group."""
+    """Every category of `catalogue` for one document, one model call per call group (the locator's
+    candidates, when given, choose what it reads)."""
     began = time.perf_counter()
     normalized = NormalizedText.of(doc.text)
     findings: list[ClauseFinding] = []
     for group in catalogue.groups:
         if on_group:
             on_group(group)
-        findings.extend(review_group(doc, normalized, group, backend, call_tokens, retrieved))
+        findings.extend(review_group(doc, normalized, group, backend, call_tokens, retrieved, located))
     findings = cross_check_expiration(findings)
     order = {name: i for i, name in enumerate(catalogue.names())}
     findings.sort(key=lambda f: order[f.category])

@@ -11,11 +11,12 @@ from typing import Literal
 
 from rag.clauses.candidates import Span
 from rag.clauses.categories import CallGroup, Catalogue, Category, load_catalogue
+from rag.clauses.focused import Located
 from rag.clauses.located import review_with_locator
 from rag.clauses.locator import Locator, default_locator
 from rag.clauses.report import ClauseReport
 from rag.clauses.review import ClauseDocument, Retrieved, review_document
-from rag.errors import DocumentNotFound
+from rag.errors import DocumentNotFound, QuireError
 from rag.llm.base import LLMBackend
 from rag.retrieval.retrieve import Retriever
 from rag.settings import ClauseSettings
@@ -45,6 +46,19 @@ def retrieval_for(retriever: Retriever, doc_id: str, k: int) -> Retrieved | None
     return retrieved
 
 
+def call_plan(settings: ClauseSettings, text: str, locator: Locator | None = None) -> tuple[int, Located | None]:
+    """Prompt tokens per call and the locator's candidates: with `located_call_tokens` set the locator
+    picks the passages within that smaller limit; without it, or without a shipped locator, cues and
+    retrieval fill `call_tokens`."""
+    if settings.located_call_tokens <= 0:
+        return settings.call_tokens, None
+    try:
+        located = (locator or default_locator()).candidates(text)
+    except QuireError:  # no locator artifact: the cue and retrieval choice still works
+        return settings.call_tokens, None
+    return settings.located_call_tokens, located
+
+
 def clause_engine(settings: ClauseSettings, backend: LLMBackend) -> Literal["locator", "model"]:
     """Who decides: the setting, or on `auto` the locator where the only model is the demo one."""
     if settings.engine != "auto":
@@ -66,4 +80,5 @@ def review_stored(
     if clause_engine(settings, backend) == "locator":
         return review_with_locator(document, catalogue, locator or default_locator())
     retrieved = retrieval_for(retriever, doc_id, settings.retrieved_per_category)
-    return review_document(document, catalogue, backend, settings.call_tokens, retrieved, on_group)
+    call_tokens, located = call_plan(settings, document.text, locator)
+    return review_document(document, catalogue, backend, call_tokens, retrieved, on_group, located)

@@ -107,6 +107,10 @@ def clauses_command(
     pr_plot: Annotated[
         Path | None, typer.Option("--pr-plot", help="With the locator: write its precision-recall curve (PNG) here.")
     ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Index the contracts here and reuse it (default: a temporary dir)."),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Span precision/recall, missed-clause rate and candidate recall per category."""
@@ -117,6 +121,7 @@ def clauses_command(
             result = evaluate_clauses(
                 settings, labels, limit, split_names(categories), not candidates_only,
                 progress=lambda name: status.update(f"evaluating {name}"), reports=reports, pr_plot=pr_plot,
+                data_dir=data_dir,
             )  # fmt: skip
         if as_json:
             emit(result)
@@ -143,7 +148,10 @@ def _print_evaluation(result: dict[str, Any]) -> None:
         table.add_row(name, *("-" if figures.get(c) is None else str(figures.get(c)) for c in columns))
     out.print(table)
     tokens, limit = result["max_call_tokens"], result["call_tokens"]
-    out.print(f"largest call: {tokens} tokens (limit {limit}), {result['seconds']}s")
+    out.print(
+        f"largest call: {tokens} tokens (limit {limit}), {result['prompt_tokens_per_contract']} prompt tokens "
+        f"per contract, {result['seconds']}s"
+    )
     if result["without_report"]:
         out.print(f"left out, no saved report: {', '.join(result['without_report'])}")
     if "curve" in result:

@@ -26,7 +26,7 @@ from ingest.discover import sha256_file
 from rag.clauses.locator import default_locator
 from rag.clauses.report import ClauseReport
 from rag.clauses.review import excerpt_budget, plan_group
-from rag.clauses.stored import catalogue_for, clause_engine, retrieval_for, stored_document
+from rag.clauses.stored import call_plan, catalogue_for, clause_engine, retrieval_for, stored_document
 from rag.errors import QuireError
 from rag.eval.corpus import indexed_corpus
 from rag.eval.curves import curve_summary, locator_curves, plot_curve
@@ -81,6 +81,7 @@ class Evaluation:
     per_category: dict[str, CategoryScore] = field(default_factory=dict)
     present_only: CategoryScore = field(default_factory=CategoryScore)  # `present` findings alone, pooled
     max_call_tokens: int = 0
+    prompt_tokens: list[int] = field(default_factory=list)  # per contract, summed over its call groups
     contracts: list[str] = field(default_factory=list)
     without_report: list[str] = field(default_factory=list)
 
@@ -160,23 +161,26 @@ def score_report(
 
 def candidate_scores(
     service: Any, doc_id: str, contract: LabelledContract, categories: Sequence[str] | None
-) -> tuple[dict[str, CategoryScore], int]:
-    """Candidate recall per category and the largest prompt of any call group, in Llama-3 tokens."""
+) -> tuple[dict[str, CategoryScore], int, int]:
+    """Candidate recall per category, the largest prompt of any call group and the prompt tokens of
+    all call groups together (what reviewing this contract reads), in Llama-3 tokens."""
     settings = service.settings.clauses
     document = stored_document(service.store.registry, doc_id)
     retrieved = retrieval_for(service.retriever, doc_id, settings.retrieved_per_category)
+    call_tokens, located = call_plan(settings, document.text)
     scores: dict[str, CategoryScore] = {}
-    largest = 0
+    largest = total = 0
     for group in catalogue_for(settings, categories).groups:
-        candidates = plan_group(document, group, settings.call_tokens, llama3_token_count, retrieved)
-        overhead = settings.call_tokens - excerpt_budget(group, settings.call_tokens, llama3_token_count)
+        candidates = plan_group(document, group, call_tokens, llama3_token_count, retrieved, located)
+        overhead = call_tokens - excerpt_budget(group, call_tokens, llama3_token_count)
         largest = max(largest, overhead + candidates.tokens)
+        total += overhead + candidates.tokens
         for category in group.categories:
             gold = contract.spans.get(category.name, ())
             scores[category.name] = CategoryScore(
                 gold_spans=len(gold), covered_spans=sum(candidates.covers(*g) for g in gold)
             )
-    return scores, largest
+    return scores, largest, total
 
 
 def evaluate_clauses(
@@ -188,9 +192,11 @@ def evaluate_clauses(
     progress: Callable[[str], None] | None = None,
     reports: Path | None = None,
     pr_plot: Path | None = None,
+    data_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Ingest the labelled contracts into a temporary store, then score candidates and the model's
-    findings (asked now, or read from the saved `reports`; contracts without one are left out)."""
+    """Ingest the labelled contracts into a temporary store (or `data_dir`, reused by a second run),
+    then score candidates and the model's findings (asked now, or read from the saved `reports`;
+    contracts without one are left out)."""
     began = time.perf_counter()
     contracts = read_labels(labels, limit)
     saved = read_reports(reports) if reports else None
@@ -199,7 +205,7 @@ def evaluate_clauses(
         with_report = [c for c in contracts if sha256_file(c.path) in saved]
         result.without_report = [c.name for c in contracts if c not in with_report]
         contracts = with_report
-    with indexed_corpus([c.path for c in contracts], settings) as corpus:
+    with indexed_corpus([c.path for c in contracts], settings, data_dir) as corpus:
         service = corpus.service
         engine = clause_engine(settings.clauses, service.backend_choice().backend) if saved is None else "saved"
         labelled_texts = []
@@ -207,8 +213,9 @@ def evaluate_clauses(
             if progress:
                 progress(contract.name)
             doc_id = corpus.doc_id(contract.path)
-            scores, largest = candidate_scores(service, doc_id, contract, categories)
+            scores, largest, total = candidate_scores(service, doc_id, contract, categories)
             result.max_call_tokens = max(result.max_call_tokens, largest)
+            result.prompt_tokens.append(total)
             if extraction:
                 report = saved[doc_id] if saved is not None else service.review_clauses(doc_id, categories)
                 for name, score in score_report(report, contract).items():
@@ -268,7 +275,11 @@ def _summary(
         "contracts": len(result.contracts),
         "categories": len(result.per_category),
         "call_tokens": settings.clauses.call_tokens,
+        "located_call_tokens": settings.clauses.located_call_tokens,
         "max_call_tokens": result.max_call_tokens,
+        "prompt_tokens_per_contract": round(sum(result.prompt_tokens) / len(result.prompt_tokens))
+        if result.prompt_tokens
+        else 0,
         "overall": total.to_json(extraction),
         "per_category": {name: s.to_json(extraction) for name, s in result.per_category.items()},
         "without_report": result.without_report,
