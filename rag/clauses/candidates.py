@@ -54,7 +54,7 @@ def units_of(text: str) -> list[Span]:
     return chunk_spans(text, UNIT_CHARS)
 
 
-def _cue_ranking(category: Category, text: str, units: Sequence[Span]) -> list[int]:
+def cue_ranking(category: Category, text: str, units: Sequence[Span]) -> list[int]:
     """Unit indexes with at least one cue, most distinct cues first (ties: more hits, then earlier)."""
     scored: list[tuple[int, int, int]] = []
     for index, (start, end) in enumerate(units):
@@ -66,7 +66,7 @@ def _cue_ranking(category: Category, text: str, units: Sequence[Span]) -> list[i
     return [index for _, _, index in sorted(scored)]
 
 
-def _span_ranking(spans: Sequence[Span], units: Sequence[Span]) -> list[int]:
+def span_ranking(spans: Sequence[Span], units: Sequence[Span]) -> list[int]:
     """Unit indexes overlapping retrieved spans, in the spans' rank order."""
     ranked: list[int] = []
     for start, end in spans:
@@ -163,7 +163,7 @@ def select_candidates(
 
     retrieved = retrieved or {}
     rankings = [
-        fuse([_cue_ranking(c, text, units), _span_ranking(retrieved.get(c.name, ()), units)]) for c in group.categories
+        fuse([cue_ranking(c, text, units), span_ranking(retrieved.get(c.name, ()), units)]) for c in group.categories
     ]
     chosen = _take_turns(rankings, cost, budget_tokens, _front_units(units, group.front_chars))
     excerpts = _merge(text, pages, units, chosen)

@@ -23,8 +23,8 @@ from rag.clauses.candidates import (
     Excerpt,
     Span,
     TokenCounter,
-    _cue_ranking,
-    _span_ranking,
+    cue_ranking,
+    span_ranking,
     take_turns,
     units_of,
 )
@@ -95,9 +95,9 @@ def category_pieces(
     score to still gets its best cue or retrieval units: the locator misses about a quarter of clauses."""
     kept = [(s, e) for s, e, score in located[: params.located_top] if score >= params.min_score]
     spans = list(dict.fromkeys(widen(text, s, e, params.margin_chars) for s, e in kept))
-    cues = _unit_pieces(_cue_ranking(category, text, units), units)
-    found = _unit_pieces(_span_ranking(retrieved, units), units)
-    enclosing = _unit_pieces(_span_ranking([(s, e) for s, e, _ in located[: params.located_top]], units), units)
+    cues = _unit_pieces(cue_ranking(category, text, units), units)
+    found = _unit_pieces(span_ranking(retrieved, units), units)
+    enclosing = _unit_pieces(span_ranking([(s, e) for s, e, _ in located[: params.located_top]], units), units)
     best_units = fuse_pieces([(enclosing, params.unit_weight), (cues, 1.0), (found, 1.0)])
     return list(dict.fromkeys([*spans, *best_units[: params.units_per_category]]))
 
