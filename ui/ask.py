@@ -8,6 +8,7 @@ degenerate reply (one sentence over and over) is hidden behind a note: the evide
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -199,12 +200,21 @@ def demo_banner(quire: Quire) -> bool | None:
     return choice.backend.is_demo
 
 
+@st.cache_resource(show_spinner=False)
+def warm_up(_quire: Quire) -> threading.Thread:
+    """Once per app process, in the background: the first question's evidence then comes as fast as the next."""
+    thread = threading.Thread(target=_quire.retriever.warm_up, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def view() -> None:
     quire = state.service()
     st.header("Ask")
     documents = documents_or_hint(quire)
     if not documents:
         return
+    warm_up(quire)
     demo = demo_banner(quire)
     if demo is None:
         return

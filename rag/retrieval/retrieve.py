@@ -163,10 +163,19 @@ class Retriever:
         """The best sentences, best first, of the passages for EVIDENCE_POOL characters, within
         `budget_chars`, each on its page as the document's page map gives it."""
         pool = self._passages(query, max(EVIDENCE_POOL, budget_chars), doc_ids, k)
+        pieces = select_evidence(query, pool, budget_chars, scorer=self._evidence_scorer())
+        return [replace(e, page=page_at(self._text(e.doc_id).pages, e.start)) for e in pieces]
+
+    def _evidence_scorer(self) -> Scorer:
         if self._scorer is None:
             self._scorer = Scorer(self.embedder, default_cues())
-        pieces = select_evidence(query, pool, budget_chars, scorer=self._scorer)
-        return [replace(e, page=page_at(self._text(e.doc_id).pages, e.start)) for e in pieces]
+        return self._scorer
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the evidence scorer's category vectors now, so that a person's
+        first question does not wait seconds for them (the web app calls this when Ask opens)."""
+        self._embed("warm up")
+        self._evidence_scorer().prototype_vectors()
 
     def _passages(
         self, query: str, budget_chars: int, doc_ids: Sequence[str] | None = None, k: int | None = None
