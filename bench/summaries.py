@@ -62,7 +62,7 @@ def main() -> int:
     done = {(row["contract"], row["num_ctx"]) for row in rows}
     todo = [f for f in files if any((f.name, n) not in done for n in args.num_ctx)]
     with tempfile.TemporaryDirectory() as data_dir:
-        base = Settings(data_dir=Path(data_dir), llm={"backend": "llamacpp"})
+        base = Settings(data_dir=Path(data_dir), llm={"backend": "llamacpp"}, summarize={"engine": "model"})
         Quire(base).ingest([f for f in todo if not args.max_bytes or f.stat().st_size <= args.max_bytes])
         for num_ctx in args.num_ctx:
             quire = Quire(base.model_copy(update={"llm": base.llm.model_copy(update={"num_ctx": num_ctx})}))

@@ -103,7 +103,8 @@ class Quire:
         The demo model cannot summarise a contract: there the summary is the clause locator's key-term sheet."""
         doc_id = self.store.resolve(doc_ref).doc_id
         backend = self.backend_choice().backend
-        if backend.is_demo:
+        engine = self.settings.summarize.engine
+        if engine == "key-terms" or (engine == "auto" and backend.is_demo):
             locator_settings = self.settings.clauses.model_copy(update={"engine": "locator", "categories": []})
             report = review_stored(self.retriever, backend, locator_settings, doc_id)
             return key_term_summary(report, whole_coverage(self.store.registry, doc_id))

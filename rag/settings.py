@@ -155,6 +155,12 @@ class IngestSettings(BaseModel):
 
 
 class SummarizeSettings(BaseModel):
+    engine: Literal["auto", "key-terms", "model"] = Field(
+        "auto",
+        description="Who writes a summary: `key-terms` (the clause locator's key-term sheet, verified quotes, "
+        "seconds on a CPU), `model` (the language model's prose), or `auto`: the sheet on the built-in demo "
+        "model, prose wherever a capable model answers.",
+    )
     map_tokens: int = Field(
         16384,
         ge=256,

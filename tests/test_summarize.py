@@ -124,14 +124,19 @@ def test_map_reduce_when_the_document_does_not_fit(stored: Quire) -> None:
 
 @pytest.mark.slow
 def test_summarize_with_the_embedded_model_stuffed_then_map_reduce(stored: Quire, tmp_path: Path) -> None:
-    summary = stored.summarize("long.pdf")
+    sheet = stored.summarize("long.pdf")  # the demo model writes no prose by default: the key-term sheet
+    assert sheet.mode == "key-terms" and sheet.calls == 0 and sheet.coverage.complete
+    assert "not written by a language model" in sheet.markdown
+    prose = stored.settings.summarize.model_copy(update={"engine": "model"})
+    summary = Quire(stored.settings.model_copy(update={"summarize": prose})).summarize("long.pdf")
     assert summary.mode == "whole-document" and summary.coverage.complete and summary.calls == 1
     assert summary.markdown.startswith("# long.pdf") and "## Key terms" in summary.markdown
     assert all(q.text for q in summary.quotes) and json.loads(json.dumps(summary.to_json()))["mode"] == summary.mode
 
     out = tmp_path / "summary.md"
     small = {"QUIRE_LLM__BACKEND": "llamacpp", "QUIRE_LLM__NUM_CTX": "1024",
-             "QUIRE_SUMMARIZE__REPLY_TOKENS": "96", "QUIRE_SUMMARIZE__MAP_REPLY_TOKENS": "48"}  # fmt: skip
+             "QUIRE_SUMMARIZE__REPLY_TOKENS": "96", "QUIRE_SUMMARIZE__MAP_REPLY_TOKENS": "48",
+             "QUIRE_SUMMARIZE__ENGINE": "model"}  # fmt: skip
     done = run_cli("summarize", "long.pdf", "--json", "--out", str(out), data_dir=stored.settings.data_dir, env=small)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

@@ -141,6 +141,7 @@ def test_upload_ask_and_open_the_cited_page(app_url: str, browser_page, contract
     chip.first.wait_for(timeout=180_000)
     page.get_by_text("In view:").first.wait_for()
     page.get_by_text("llamacpp:SmolLM2").first.wait_for()
+    page.get_by_text("Evidence", exact=True).first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "answer.png"), full_page=True)
 
     chip.first.click()

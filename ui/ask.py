@@ -69,6 +69,7 @@ def show_answer_details(turn_index: int, answer: Answer) -> None:
 
 
 MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]<>()#+-.!|$~:"})
+EVIDENCE_SHOWN = 3  # the best few: a person reads these first, the rest are in the reply's sources
 DEMO_REPLY_LABEL = "Reply of the built-in demo model: it proves the plumbing, it is not the answer"
 
 
@@ -93,7 +94,7 @@ def show_evidence(turn_index: int, evidence: tuple[Evidence, ...]) -> None:
         st.caption("No passage of the documents matches this question.")
         return
     st.markdown("**Evidence**")
-    for i, item in enumerate(evidence):
+    for i, item in enumerate(evidence[:EVIDENCE_SHOWN]):
         with st.container(border=True, key=f"evidence-{turn_index}-{i}"):
             st.markdown(marked(item))
             st.button(
