@@ -104,6 +104,18 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Support:
+    """One statement of the reply and the evidence item behind it (None: unsupported)."""
+
+    statement: str
+    evidence: int | None  # index into the answer's evidence
+    share: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class DocumentInfo:
     doc_id: str
     name: str
@@ -142,12 +154,14 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     hidden_reason: str = ""  # set when the reply is degenerate: it is shown only behind this note
+    support: tuple[Support, ...] = ()  # each statement of the reply and the evidence behind it
 
     def to_json(self) -> dict[str, Any]:
         return {
             "answer": self.answer,
             "evidence": [e.to_json() for e in self.evidence],
             "hidden_reason": self.hidden_reason,
+            "support": [s.to_json() for s in self.support],
             "citations": [c.to_json() for c in self.citations],
             "mode": self.mode,
             "context_tokens": self.context_tokens,

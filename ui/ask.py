@@ -117,7 +117,20 @@ def show_reply(turn_index: int, answer: Answer, demo: bool) -> None:
             st.markdown(answer.answer)
     else:
         st.markdown(answer.answer)
+    show_support(answer)
     show_answer_details(turn_index, answer)
+
+
+def show_support(answer: Answer) -> None:
+    """Which statements of the reply the evidence above backs, and which it does not."""
+    if not answer.support or answer.hidden_reason:
+        return
+    unsupported = [s.statement for s in answer.support if s.evidence is None]
+    backed = len(answer.support) - len(unsupported)
+    line = f"{backed} of {len(answer.support)} statements of the reply are backed by the evidence above"
+    if unsupported:
+        line += "; not backed: " + "; ".join(f"\u201c{s[:120]}\u201d" for s in unsupported[:3])
+    st.caption(f":material/fact_check: {line}.")
 
 
 def render_turn(index: int, turn: dict[str, Any]) -> None:

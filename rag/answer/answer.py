@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rag.answer.budget import ContextPlan, plan_context
 from rag.answer.citations import find_citations
+from rag.answer.support import supports
 from rag.llm.base import LLMBackend
 from rag.llm.degenerate import judge
 from rag.prompts import answer_messages, passage_label
@@ -116,4 +117,5 @@ def stream_answer(request: AnswerRequest, backend: LLMBackend, retriever: Retrie
         passages=plan.passages,
         evidence=evidence,
         hidden_reason=verdict.reason,
+        support=supports(shown, evidence),
     )

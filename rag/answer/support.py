@@ -1,0 +1,54 @@
+"""Which statement of a reply the evidence supports, and which it does not.
+
+A reply's sentence is supported when one evidence sentence shares most of its content words (stems,
+so "governs" meets "governed"); the figures it states (durations, amounts, dates) must appear there
+too, because a real clause beside an invented number is the failure a person cannot see. A sentence
+with no content words ("See below.") states nothing and is left out. This is word overlap, not
+entailment: it tells a person where to look and which statements have nothing behind them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.types import Evidence, Support
+
+SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+WORD = re.compile(r"[A-Za-z]{3,}")
+FIGURE = re.compile(r"\d[\d,.]*")
+CITATION = re.compile(r"\[\d+\]")
+STOPWORDS = frozenset(
+    "the and for that this with shall any such are not may will from have has been its their which under "
+    "than other all each upon into more also does can per only these those there where when what who".split()
+)
+MIN_CONTENT_WORDS = 3
+SUPPORTED_SHARE = 0.6  # of the statement's content stems found in one evidence sentence
+
+
+def stems(text: str) -> set[str]:
+    return {w.lower().rstrip("s")[:6] for w in WORD.findall(text) if w.lower() not in STOPWORDS}
+
+
+def figures(text: str) -> set[str]:
+    return {f.strip(".,").replace(",", "") for f in FIGURE.findall(CITATION.sub("", text))}
+
+
+def best_support(statement: str, evidence: Sequence[Evidence]) -> Support:
+    """The evidence item whose answering sentence covers most of the statement's words and all its figures."""
+    wanted, numbers = stems(statement), figures(statement)
+    best, best_share = None, 0.0
+    for index, item in enumerate(evidence):
+        if not numbers <= figures(item.text):
+            continue
+        share = len(wanted & stems(item.text)) / len(wanted)
+        if share > best_share:
+            best, best_share = index, share
+    supported = best if best_share >= SUPPORTED_SHARE else None
+    return Support(" ".join(statement.split()), supported, round(best_share, 2))
+
+
+def supports(reply: str, evidence: Sequence[Evidence]) -> tuple[Support, ...]:
+    """Every statement of `reply` (a sentence with content words), with the evidence behind it if any."""
+    statements = [m.group().strip() for m in SENTENCE.finditer(reply)]
+    return tuple(best_support(s, evidence) for s in statements if len(stems(s)) >= MIN_CONTENT_WORDS)
