@@ -69,7 +69,7 @@ class CitationFinder:
         return self._citation(passage.doc_id, span, verified=True) if span else None
 
 
-def _stems(text: str) -> set[str]:
+def stems(text: str) -> set[str]:
     """Crude stems (first five letters) so that "governs" meets "governed"."""
     return {w.rstrip("s")[:5] for w in WORD.findall(text.lower()) if w not in STOPWORDS}
 
@@ -90,19 +90,19 @@ def _best_scored_sentence(passage_text: str, question: str, answer: str = "") ->
     The heading just before a sentence ("11. Governing Law.") counts towards it too: headings say
     what a clause is about, and they break ties such as "governed by the laws of Texas" against
     "subject to all applicable laws" or "governmental approvals" for a question about the governing law."""
-    question_stems, answer_stems = _stems(question), _stems(answer)
+    question_stems, answer_stems = stems(question), stems(answer)
     best, best_score = "", -1.0
     heading: set[str] = set()
     for match in SENTENCE.finditer(passage_text):
         sentence = match.group().strip()
         if len(sentence) < 20 or _is_heading(sentence):
-            heading |= _stems(sentence)
+            heading |= stems(sentence)
             continue
-        stems = _stems(sentence)
+        sentence_stems = stems(sentence)
         score = (
-            2 * len(stems & question_stems)
+            2 * len(sentence_stems & question_stems)
             + 2 * len(heading & question_stems)
-            + len(stems & answer_stems)
+            + len(sentence_stems & answer_stems)
             + 0.001 * min(len(sentence), 200)
         )
         heading = set()

@@ -12,26 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rag.answer.citations import CITED, stems
 from rag.types import Evidence, Support
 
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
-WORD = re.compile(r"[A-Za-z]{3,}")
 FIGURE = re.compile(r"\d[\d,.]*")
-CITATION = re.compile(r"\[\d+\]")
-STOPWORDS = frozenset(
-    "the and for that this with shall any such are not may will from have has been its their which under "
-    "than other all each upon into more also does can per only these those there where when what who".split()
-)
 MIN_CONTENT_WORDS = 3
 SUPPORTED_SHARE = 0.6  # of the statement's content stems found in one evidence sentence
 
 
-def stems(text: str) -> set[str]:
-    return {w.lower().rstrip("s")[:6] for w in WORD.findall(text) if w.lower() not in STOPWORDS}
-
-
 def figures(text: str) -> set[str]:
-    return {f.strip(".,").replace(",", "") for f in FIGURE.findall(CITATION.sub("", text))}
+    return {f.strip(".,").replace(",", "") for f in FIGURE.findall(CITED.sub("", text))}
 
 
 def best_support(statement: str, evidence: Sequence[Evidence]) -> Support:
