@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy  # noqa: E402
+from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, streamlit_app  # noqa: E402
 
 SHARED = Path(os.environ.get("QUIRE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "bench" / "results" / "evidence_latency.json"
@@ -37,20 +37,13 @@ def questions(count: int) -> list[str]:
     return [t["query"] for t in tests[:count]]
 
 
-def start_app(data_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def app_env(data_dir: Path) -> dict[str, str]:
+    """The demo backend (Ollama at a closed port), a short reply, the dev contracts ingested."""
     env = {**os.environ, "QUIRE_DATA_DIR": str(data_dir), "QUIRE_LLM__OLLAMA_HOST": "http://127.0.0.1:9",
            "QUIRE_LLM__MAX_ANSWER_TOKENS": "16"}  # fmt: skip
     subprocess.run([sys.executable, "-m", "rag", "ingest", str(SHARED / "contracts")], env=env, check=True,
                    cwd=ROOT, stdout=subprocess.DEVNULL)  # fmt: skip
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    wait_healthy(url, server)
-    return server, url
+    return env
 
 
 def time_questions(url: str, asked: list[str]) -> list[float]:
@@ -86,12 +79,8 @@ def main() -> None:
     if not CHROMIUM.exists():
         raise SystemExit("Debian chromium is missing: run `make sysdeps`")
     with tempfile.TemporaryDirectory() as scratch:
-        server, url = start_app(Path(scratch) / "data", Path(scratch) / "streamlit.log")
-        try:
+        with streamlit_app(app_env(Path(scratch) / "data"), Path(scratch) / "streamlit.log") as url:
             seconds = time_questions(url, questions(args.questions))
-        finally:
-            server.terminate()
-            server.wait(15)
     ordered = sorted(seconds)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     result = {"questions": len(seconds), "p50_s": round(statistics.median(seconds), 3), "p95_s": round(p95, 3),

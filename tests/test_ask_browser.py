@@ -21,7 +21,7 @@ import pytest
 from rag.llm.llamacpp import LlamaCppBackend
 from tests.conftest import CONTRACT_TEXT, REPO_ROOT, make_pdf
 from tests.ollama_server import OllamaProtocolServer, ServedModel
-from tests.test_ui_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from tests.test_ui_browser import ARTIFACTS, chromium_page, streamlit_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -69,36 +69,14 @@ def app_url(tmp_path_factory: pytest.TempPathFactory, repeating_server: OllamaPr
     contract = make_pdf(folder / "msa.pdf", [parts[0], second, "ARTICLE 4." + third])
     env = {**os.environ, "QUIRE_DATA_DIR": str(data_dir), "QUIRE_LLM__OLLAMA_HOST": repeating_server.host}
     subprocess.run([sys.executable, "-m", "rag", "ingest", str(contract)], cwd=REPO_ROOT, env=env, check=True)
-    port = free_port()
-    log = (folder / "streamlit.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, server)
+    with streamlit_app(env, folder / "streamlit.log") as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(15)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def page(app_url: str) -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed: run `make sysdeps` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1100})
-        page.set_default_timeout(60_000)
+    with chromium_page(height=1100, timeout_ms=60_000) as page:
         yield page
-        browser.close()
 
 
 def test_evidence_comes_before_the_reply_and_a_repeating_reply_is_hidden(app_url: str, page) -> None:

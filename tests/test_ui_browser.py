@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -55,10 +56,47 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 90) -> Non
     raise TimeoutError(f"streamlit did not answer at {url} within {timeout} s")
 
 
+@contextmanager
+def streamlit_app(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free loopback port with `env`, its URL once healthy; stopped on exit."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+@contextmanager
+def chromium_page(height: int = 1000, timeout_ms: int = 30_000) -> Iterator:
+    """A page of Debian's Chromium driven by Playwright (skips the test when Chromium is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed: run `make sysdeps` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1500, "height": height})
+        page.set_default_timeout(timeout_ms)
+        yield page
+        browser.close()
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("browser") / "data"
-    port = free_port()
     env = {
         **os.environ,
         "QUIRE_DATA_DIR": str(data_dir),
@@ -68,38 +106,14 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "QUIRE_CLAUSES__CALL_TOKENS": "1500",
         "QUIRE_CLAUSES__RETRIEVED_PER_CATEGORY": "2",
     }
-    log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, server)
+    with streamlit_app(env, tmp_path_factory.getbasetemp() / "streamlit.log") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser_page(app_url: str) -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed: run `make sysdeps` (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1500, "height": 1000})
-        page.set_default_timeout(30_000)
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 @pytest.fixture(scope="module")
