@@ -9,9 +9,12 @@ before the clock starts:
             model folder) + ChromaVectorStore, through VectorStoreIndex.from_documents.
 
 Quality guard: `coverage` = share of the document characters the embedder actually sees (a chunk
-longer than the model's 256-token window is truncated, and what is cut is never retrievable).
+longer than the model's window is truncated, and what is cut is never found by the vectors);
+`chars embedded/s` = those characters per second. Each `--max-tokens` value is one more Quire
+row (QUIRE_EMBED__MAX_TOKENS); the ceiling is measured for the first. `--runs N` repeats the
+whole comparison, each run with its own ratio and the load average before it.
 
-    python bench/ingest.py [--limit N]      # writes bench/results/ingest.json
+    python bench/ingest.py [--limit N] [--runs N] [--max-tokens 256,128]   # writes bench/results/ingest.json
 """
 
 from __future__ import annotations
@@ -58,11 +61,11 @@ def seen_chars(tokenizer, texts: list[str], max_tokens: int) -> int:
     return seen
 
 
-def run_quire(files: list[Path], workdir: Path) -> dict:
+def run_quire(files: list[Path], workdir: Path, max_tokens: int, ceiling: bool) -> dict:
     from rag.service import Quire
-    from rag.settings import Settings
+    from rag.settings import EmbedSettings, Settings
 
-    service = Quire(Settings(data_dir=workdir / "quire"))
+    service = Quire(Settings(data_dir=workdir / "quire", embed=EmbedSettings(max_tokens=max_tokens)))
     embedder = service.embedder  # load before the clock
     service.store.vector_count()
     began = time.perf_counter()
@@ -71,8 +74,9 @@ def run_quire(files: list[Path], workdir: Path) -> dict:
     chunks = service.store.registry.chunks()
     texts = [c.text for c in chunks]
     began = time.perf_counter()
-    embedder.embed(texts)
-    ceiling = time.perf_counter() - began
+    if ceiling:
+        embedder.embed(texts)
+    ceiling_seconds = time.perf_counter() - began if ceiling else None
     total_chars = sum(len(service.store.registry.text(d.doc_id)) for d in service.documents())
     tokenizer = embedder._model.tokenizer
     window = embedder._model.max_seq_length
@@ -82,8 +86,10 @@ def run_quire(files: list[Path], workdir: Path) -> dict:
         "pages": sum(d.pages for d in report.documents),
         "chunks": len(texts),
         "seconds": seconds,
-        "ceiling_seconds": ceiling,
+        "ceiling_seconds": ceiling_seconds,
         "precision": embedder.precision,
+        "max_tokens": max_tokens,
+        "chars": total_chars,
         "coverage": seen_chars(tokenizer, texts, window) / max(total_chars, 1),
         "mean_chunk_chars": sum(map(len, texts)) / max(len(texts), 1),
         "peak_mb": peak_mb(),
@@ -117,91 +123,116 @@ def run_baseline(files: list[Path], workdir: Path) -> dict:
     tokenizer = embed_model._model.tokenizer
     window = embed_model._model.max_seq_length
     texts = [n.get_content() for n in nodes]
+    total_chars = sum(len(d.text) for d in documents)
     return {
         "files": len(files),
         "pages": len(documents),
         "chunks": collection.count(),
         "seconds": seconds,
-        "coverage": seen_chars(tokenizer, texts, window) / max(sum(len(d.text) for d in documents), 1),
+        "chars": total_chars,
+        "coverage": seen_chars(tokenizer, texts, window) / max(total_chars, 1),
         "mean_chunk_chars": sum(map(len, texts)) / max(len(texts), 1),
         "peak_mb": peak_mb(),
     }
 
 
-def run_part(part: str, limit: int) -> dict:
-    """Run one side in a fresh process and return what it measured."""
-    done = subprocess.run(
-        [sys.executable, __file__, "--part", part, "--limit", str(limit)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+def run_part(part: str, limit: int, max_tokens: int = 256, ceiling: bool = False) -> dict:
+    """Run one side in a fresh process and return what it measured (with the load average before it)."""
+    load = os.getloadavg()[0]
+    command = [sys.executable, __file__, "--part", part, "--limit", str(limit), "--max-tokens", str(max_tokens)]
+    done = subprocess.run(command + (["--ceiling"] if ceiling else []), capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0:
         sys.exit(f"{part} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "load_before": round(load, 2)}
 
 
-def _row(name: str, r: dict) -> str:
+def pages_per_s(r: dict) -> float:
+    return r["pages"] / r["seconds"]
+
+
+def _row(name: str, r: dict, baseline: dict) -> str:
     cells = [
         name,
         r["pages"],
         r["chunks"],
         f"{r['seconds']:.1f}",
-        f"{r['pages'] / r['seconds']:.2f}",
-        f"{r['chunks'] / r['seconds']:.2f}",
+        f"{pages_per_s(r):.2f}",
+        f"{pages_per_s(r) / pages_per_s(baseline):.2f}x",
+        f"{r['chars'] * r['coverage'] / r['seconds']:,.0f}",
         f"{r['coverage']:.1%}",
         f"{r['mean_chunk_chars']:.0f}",
         f"{r['peak_mb']:.0f}",
+        f"{r['load_before']:.2f}",
     ]
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def table(quire: dict, baseline: dict) -> str:
-    pages_ratio = (quire["pages"] / quire["seconds"]) / (baseline["pages"] / baseline["seconds"])
-    chunks_ratio = (quire["chunks"] / quire["seconds"]) / (baseline["chunks"] / baseline["seconds"])
-    ceiling = quire["chunks"] / quire["ceiling_seconds"]
-    header = [
-        "pipeline",
-        "pages",
-        "chunks",
-        "seconds",
-        "pages/s",
-        "chunks/s",
-        "coverage",
-        "mean chunk chars",
-        "peak MB",
+HEADER = [
+    "pipeline",
+    "pages",
+    "chunks",
+    "seconds",
+    "pages/s",
+    "vs llama-index",
+    "chars embedded/s",
+    "coverage",
+    "mean chunk chars",
+    "peak MB",
+    "load before",
+]
+
+
+def table(quires: list[dict], baseline: dict) -> str:
+    lines = [
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "---|" * len(HEADER),
+        _row("llama-index defaults", baseline, baseline),
     ]
-    return "\n".join(
-        [
-            "| " + " | ".join(header) + " |",
-            "|" + "---|" * len(header),
-            _row("llama-index defaults", baseline),
-            _row(f"Quire ({quire['precision']})", quire),
-            f"| ceiling: pure encode, same chunks | | {quire['chunks']} | {quire['ceiling_seconds']:.1f}"
-            f" | | {ceiling:.2f} | | | |",
+    lines += [_row(f"Quire ({q['precision']}, {q['max_tokens']} tokens)", q, baseline) for q in quires]
+    first = quires[0]
+    if first["ceiling_seconds"]:
+        ceiling = first["chunks"] / first["ceiling_seconds"]
+        lines.append(
+            f"| ceiling: pure encode of the first Quire row's chunks | | {first['chunks']} | "
+            f"{first['ceiling_seconds']:.1f} | | | | | | | |"
+        )
+        lines += [
             "",
-            f"pages/s ratio Quire / llama-index: **{pages_ratio:.2f}x** (chunks/s {chunks_ratio:.2f}x); "
-            f"the pipeline runs at **{quire['chunks'] / quire['seconds'] / ceiling:.0%}** of the ceiling.",
+            f"The first Quire row runs at **{first['chunks'] / first['seconds'] / ceiling:.0%}** of its ceiling.",
         ]
-    )
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=30, help="How many dev contracts (default all 30).")
+    parser.add_argument("--runs", type=int, default=1, help="Repeat the whole comparison this many times.")
+    parser.add_argument(
+        "--max-tokens", default="256", help="Quire rows: comma-separated QUIRE_EMBED__MAX_TOKENS values."
+    )
     parser.add_argument("--part", choices=["quire", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    windows = [int(w) for w in args.max_tokens.split(",")]
     if args.part:
         with tempfile.TemporaryDirectory(prefix="quire-bench-") as workdir:
-            runner = run_quire if args.part == "quire" else run_baseline
-            print(json.dumps(runner(contracts(args.limit), Path(workdir))))
+            files, scratch = contracts(args.limit), Path(workdir)
+            measured = (
+                run_baseline(files, scratch)
+                if args.part == "baseline"
+                else run_quire(files, scratch, windows[0], args.ceiling)
+            )
+            print(json.dumps(measured))
         return
-    baseline = run_part("baseline", args.limit)
-    quire = run_part("quire", args.limit)
-    text = table(quire, baseline)
-    print(text)
+    runs = []
+    for run in range(args.runs):
+        baseline = run_part("baseline", args.limit)
+        quires = [run_part("quire", args.limit, w, ceiling=i == 0) for i, w in enumerate(windows)]
+        text = table(quires, baseline)
+        print(f"run {run + 1} of {args.runs}\n{text}\n", flush=True)
+        runs.append({"quire": quires, "baseline": baseline, "table": text})
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"quire": quire, "baseline": baseline, "table": text}, indent=2) + "\n")
+    RESULTS.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

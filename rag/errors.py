@@ -13,6 +13,7 @@ The tree, so a caller catches a family rather than a list:
     |   +-- StoreUnavailable *      the Chroma server does not answer
     |   +-- StoreReadOnly           the store's folder cannot be written
     |   +-- StoreBusy *             another process holds the write lock
+    |   +-- EmbeddingMismatch       the store's vectors come from another model or window
     +-- IngestError                 one file could not be ingested; the rest go on
     +-- CategoryError               a clause categories file that cannot be used
     +-- StepFailed                  one batch step failed for one file, retrying will not help
@@ -72,6 +73,10 @@ class StoreReadOnly(StoreError):
 
 class StoreBusy(StoreError, Transient):
     """Another process holds the store's write lock for longer than the timeout."""
+
+
+class EmbeddingMismatch(StoreError):
+    """The store's vectors were made by another embedding model or window than the settings ask for."""
 
 
 class IngestError(QuireError):

@@ -47,8 +47,9 @@ class Quire:
 
     @cached_property
     def embedder(self) -> Embedder:
+        """The model with the window the store was built with (the settings' for a new store)."""
         embed = self.settings.embed
-        return shared_embedder(embed.model_path, embed.batch_size, embed.precision)
+        return shared_embedder(embed.model_path, embed.batch_size, embed.precision, self.store.embedding.max_tokens)
 
     @cached_property
     def retriever(self) -> Retriever:

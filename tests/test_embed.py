@@ -25,3 +25,15 @@ def test_bf16_embeddings_match_fp32() -> None:
     # and the nearest chunk of a question does not move
     question = Embedder(precision="fp32").embed_query("Which law governs the agreement?")
     assert int(np.argmax(exact @ question)) == int(np.argmax(fast @ question))
+
+
+@pytest.mark.slow
+def test_a_shorter_window_reads_only_the_head_of_a_chunk() -> None:
+    """QUIRE_EMBED__MAX_TOKENS=16: two texts that differ only after their 16th token embed alike."""
+    head = "The Supplier shall deliver the goods to the Buyer's warehouse in Rotterdam within thirty days"
+    texts = [head + " and the Buyer pays on delivery.", head + " of the order; title passes at the dock gate."]
+    short = np.array(Embedder(precision="fp32", max_tokens=16).embed(texts))
+    full = np.array(Embedder(precision="fp32").embed(texts))
+    assert float(short[0] @ short[1]) > 0.9999
+    assert float(full[0] @ full[1]) < 0.99
+    assert str(Embedder(max_tokens=16).spec) == "all-MiniLM-L6-v2@16"

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.chunk import chunk_document
 from ingest.extract import split_text_pages
-from rag.errors import DocumentNotFound, StoreUnavailable
+from rag.errors import DocumentNotFound, EmbeddingMismatch, StoreUnavailable
 from rag.settings import Settings
 from rag.store.embed import Embedder, shared_embedder
 from rag.store.store import Store
@@ -161,3 +161,41 @@ def test_server_mode_without_a_server_says_how_to_start_one(tmp_path: Path) -> N
     settings = Settings(data_dir=tmp_path / "data", store={"mode": "server", "host": "127.0.0.1", "port": port})
     with pytest.raises(StoreUnavailable, match=f"chroma run --host 127.0.0.1 --port {port}"):
         Store(settings)
+
+
+def with_embed(settings: Settings, **embed: object) -> Settings:
+    return settings.model_copy(update={"embed": settings.embed.model_copy(update=embed)})
+
+
+def test_a_store_keeps_the_window_it_was_built_with(settings: Settings, embedder: Embedder) -> None:
+    """A store built reading 256 tokens keeps reading 256 when the setting (or its default) says 128:
+    its vectors stay comparable with the questions', nothing has to be ingested again."""
+    add(Store(with_embed(settings, max_tokens=256)), embedder, "msa.txt", CONTRACT_TEXT)
+    reopened = Store(with_embed(settings, max_tokens=128))
+    assert str(reopened.embedding) == "all-MiniLM-L6-v2@256"
+    add(reopened, embedder, "lease.txt", LEASE_TEXT)
+    assert reopened.registry.meta("embedding") == "all-MiniLM-L6-v2@256"
+
+
+def test_a_store_refuses_vectors_of_another_model(settings: Settings, embedder: Embedder, tmp_path: Path) -> None:
+    add(Store(settings), embedder, "msa.txt", CONTRACT_TEXT)
+    other = Store(with_embed(settings, model_path=tmp_path / "other-model"))
+    with pytest.raises(EmbeddingMismatch, match="QUIRE_EMBED__MODEL_PATH"):
+        add(other, embedder, "lease.txt", LEASE_TEXT)
+    with pytest.raises(EmbeddingMismatch):
+        other.query(embedder.embed_query("rent"), k=3)
+    assert other.registry.counts()["documents"] == 1  # nothing half-written by the refusal
+
+
+def test_a_store_from_before_the_record_reads_256_tokens(settings: Settings, embedder: Embedder) -> None:
+    store = Store(settings)
+    add(store, embedder, "msa.txt", CONTRACT_TEXT)
+    store.registry.set_meta("embedding", "")  # as a store written before the spec was recorded
+    assert str(Store(settings).embedding) == "all-MiniLM-L6-v2@256"
+
+
+def test_an_emptied_store_takes_the_settings_window(settings: Settings, embedder: Embedder) -> None:
+    doc, _, _ = add(Store(with_embed(settings, max_tokens=256)), embedder, "msa.txt", CONTRACT_TEXT)
+    Store(settings).remove(doc.doc_id)
+    add(Store(with_embed(settings, max_tokens=64)), embedder, "lease.txt", LEASE_TEXT)
+    assert Store(settings).registry.meta("embedding") == "all-MiniLM-L6-v2@64"

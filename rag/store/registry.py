@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     section TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (doc_id, idx)
 );
+CREATE TABLE IF NOT EXISTS meta (   -- facts about the whole store (the embedding that made its vectors)
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS documents_name ON documents(name);
 -- covers `version()`, so it never reads the rows' text (a full scan of them took ~40 ms at 100k chunks)
 CREATE INDEX IF NOT EXISTS documents_version ON documents(status, doc_id, chunk_count);
@@ -236,6 +240,14 @@ class Registry:
                 "SELECT COUNT(*) FROM chunks c JOIN documents d USING (doc_id) WHERE d.status='ready'"
             ).fetchone()[0],
         }
+
+    def meta(self, key: str) -> str | None:
+        row = self._db().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def chunk(self, doc_id: str, index: int) -> Chunk | None:
         row = self._db().execute("SELECT * FROM chunks WHERE doc_id = ? AND idx = ?", (doc_id, index)).fetchone()

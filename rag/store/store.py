@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.errors import DocumentNotFound, StoreUnavailable
+from rag.errors import DocumentNotFound, EmbeddingMismatch, StoreUnavailable
 from rag.settings import Settings, StoreSettings
+from rag.store.embed import EmbeddingSpec
 from rag.store.keyword import KeywordIndex
 from rag.store.locks import require_writable
 from rag.store.registry import Registry
@@ -26,6 +27,8 @@ from rag.types import Chunk, DocumentInfo, ParsedDocument
 
 VECTOR_BATCH = 512
 SCAN_BATCH = 5000
+EMBEDDING_KEY = "embedding"
+LEGACY_EMBEDDING = EmbeddingSpec.of(None, 256)  # stores made before the spec was recorded read 256 tokens
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,37 @@ class Store:
             name=settings.collection_name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
         self.keyword = KeywordIndex(self.registry, settings.state_dir)
+        self.embedding = self._embedding_in_use(EmbeddingSpec.of(settings.embed.model_path, settings.embed.max_tokens))
+        self._embedding_checked = False
         if sweep:
             self.sweep_unfinished()
+
+    def _stored_embedding(self) -> EmbeddingSpec | None:
+        """What made the stored vectors; None while the store holds no document."""
+        if not self.registry.counts()["documents"]:
+            return None
+        recorded = self.registry.meta(EMBEDDING_KEY)
+        return EmbeddingSpec.parse(recorded) if recorded else LEGACY_EMBEDDING
+
+    def _embedding_in_use(self, asked: EmbeddingSpec) -> EmbeddingSpec:
+        """A store keeps reading with the window it was built with (a changed default never makes
+        an older store unreadable); the settings' window applies to a new store."""
+        stored = self._stored_embedding()
+        return stored if stored is not None and stored.model == asked.model else asked
+
+    def require_same_embedding(self) -> None:
+        """Vectors of another model (or, written meanwhile by another process, another window) are
+        not comparable with the question's: refuse to mix them."""
+        if self._embedding_checked:
+            return
+        stored = self._stored_embedding()
+        if stored is not None and stored != self.embedding:
+            raise EmbeddingMismatch(
+                f"this store's vectors were made with {stored}, this process embeds with {self.embedding}: set "
+                f"QUIRE_EMBED__MODEL_PATH back (and restart), or use another QUIRE_DATA_DIR (or QUIRE_WORKSPACE) "
+                f"and ingest the documents again there"
+            )
+        self._embedding_checked = True
 
     # --- writing ----------------------------------------------------------------------------
     @contextmanager
@@ -139,6 +171,8 @@ class Store:
         on_batch: Callable[[int], None] | None = None,
     ) -> list[str]:
         """Store a document atomically; returns the ids of older versions (same name) it replaced."""
+        self.require_same_embedding()
+        self.registry.set_meta(EMBEDDING_KEY, str(self.embedding))
         with self._writers_lock(exclusive=False):
             replaces = [d for d in self.registry.ready_ids_named(doc.name) if d != doc.doc_id]
             known = self._vectors_by_text(replaces)
@@ -225,6 +259,7 @@ class Store:
     def vectors(self, doc_id: str, indexes: Sequence[int]) -> list[list[float]]:
         """The stored vectors of some of a document's chunks, fetched by id (no metadata filter:
         Chroma's `where` costs ~100 ms at 100k vectors, an id lookup a few)."""
+        self.require_same_embedding()
         result = self._collection.get(ids=[f"{doc_id}:{i}" for i in indexes], include=["embeddings"])
         by_id = dict(zip(result["ids"], result["embeddings"], strict=True))
         return [list(by_id[f"{doc_id}:{i}"]) for i in indexes]
@@ -232,6 +267,7 @@ class Store:
     def query(self, embedding: list[float], k: int, doc_ids: Sequence[str] | None = None) -> list[VectorHit]:
         """The `k` closest chunks (fewer when the store holds fewer: Chroma 1.x returns what it has,
         so no `count()` first, which alone took ~15 ms a query at 100k vectors)."""
+        self.require_same_embedding()
         where: dict[str, Any] | None = None
         if doc_ids:
             where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
