@@ -8,11 +8,11 @@ model runs in bf16: measured about 1.4x faster here, cosine to the fp32 vectors 
 (`bench/ingest.py` and tests/test_embed.py check both).
 
 `max_tokens` is the window each text is cut to before it is embedded (the model was trained at
-256). Encoding is nearly all of ingestion's time and grows with the tokens read, so the default
-128 reads the head of a long chunk only: 1.8x the pages per second of 256 at 0.2 / 1.0 points
-lower recall at 4,000 / 16,000 characters (BENCHMARKS.md "Ingestion speed"), while BM25,
-evidence and citations still see all of the text. Vectors made with one window do not mix with
-another's, so the store records which made its vectors (`EmbeddingSpec`).
+256, the default). Encoding is nearly all of ingestion's time and grows with the tokens read:
+128 reads the head of a long chunk only, for 1.8x the pages per second at lower recall
+(BENCHMARKS.md "Ingestion speed"), while BM25, evidence and citations still see all of the text.
+Vectors made with one window do not mix with another's, so the store records which made its
+vectors (`EmbeddingSpec`).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Embedder:
         model_path: Path | None = None,
         batch_size: int = 64,
         precision: Precision = "fp32",
-        max_tokens: int = 128,
+        max_tokens: int = 256,
     ):
         import torch
         from sentence_transformers import SentenceTransformer  # lazy: torch import costs seconds
@@ -118,7 +118,7 @@ class Embedder:
 
 @lru_cache(maxsize=4)
 def shared_embedder(
-    model_path: Path | None = None, batch_size: int = 64, precision: Precision = "fp32", max_tokens: int = 128
+    model_path: Path | None = None, batch_size: int = 64, precision: Precision = "fp32", max_tokens: int = 256
 ) -> Embedder:
     """One loaded model per process: the app, the CLI and the tests all reuse it."""
     return Embedder(model_path, batch_size, precision, max_tokens)
