@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from ingest.extract import split_text_pages
 from rag.errors import DocumentNotFound, EmbeddingMismatch, StoreUnavailable
 from rag.settings import Settings
 from rag.store.embed import Embedder, shared_embedder
-from rag.store.store import Store
+from rag.store.store import Store, uploads_dir
 from rag.types import Chunk, ParsedDocument
 from tests.conftest import CONTRACT_TEXT
 from tests.servers import free_port
@@ -116,6 +117,33 @@ def test_changed_file_replaces_its_old_version(settings: Settings, embedder: Emb
     assert [d.doc_id for d in store.registry.documents()] == [new.doc_id]
     assert store.vector_count() == len(new_chunks)
     assert {doc_id for doc_id, _ in stored_pairs(store, embedder)} == {new.doc_id}
+
+
+def add_at(store: Store, embedder: Embedder, path: Path, text: str) -> tuple[ParsedDocument, list[str]]:
+    doc, chunks = parsed(path.name, text)
+    doc = replace(doc, path=str(path))
+    return doc, store.add_document(doc, [replace(c, doc_id=doc.doc_id) for c in chunks], embedder.embed)
+
+
+def test_two_files_that_only_share_a_name_are_both_kept(settings: Settings, embedder: Embedder, tmp_path: Path) -> None:
+    """A portfolio has clients/acme/MSA.pdf and clients/blue/MSA.pdf: different contracts, both stay."""
+    store = Store(settings)
+    acme, _ = add_at(store, embedder, tmp_path / "acme" / "msa.txt", CONTRACT_TEXT)
+    blue, replaced = add_at(store, embedder, tmp_path / "blue" / "msa.txt", CONTRACT_TEXT.replace("Acme", "Blue"))
+    assert replaced == []
+    assert {d.doc_id for d in store.registry.documents()} == {acme.doc_id, blue.doc_id}
+    with pytest.raises(DocumentNotFound, match="2 documents are named 'msa.txt'"):
+        store.resolve("msa.txt")
+
+
+def test_an_upload_under_the_same_name_replaces_the_earlier_one(settings: Settings, embedder: Embedder) -> None:
+    """Uploads are kept under files/<sha256>/<name>: their folders differ, their name says which document."""
+    store = Store(settings)
+    uploads = uploads_dir(settings.state_dir)
+    old, _ = add_at(store, embedder, uploads / "a" / "msa.txt", CONTRACT_TEXT)
+    new, replaced = add_at(store, embedder, uploads / "b" / "msa.txt", CONTRACT_TEXT.replace("New York", "Delaware"))
+    assert replaced == [old.doc_id]
+    assert [d.doc_id for d in store.registry.documents()] == [new.doc_id]
 
 
 def test_re_adding_the_same_document_adds_nothing(settings: Settings, embedder: Embedder) -> None:

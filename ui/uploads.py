@@ -14,12 +14,10 @@ import shutil
 import unicodedata
 from pathlib import Path
 
+from rag.store.store import uploads_dir
+
 MAX_NAME_CHARS = 120
 _UNSAFE = re.compile(r"[^\w .,()\[\]+-]")
-
-
-def files_dir(state_dir: Path) -> Path:
-    return state_dir / "files"
 
 
 def safe_name(name: str) -> str:
@@ -35,7 +33,7 @@ def safe_name(name: str) -> str:
 
 def store_upload(state_dir: Path, name: str, data: bytes) -> Path:
     """Write the bytes once under files/<sha256>/<safe name> and return that path."""
-    folder = files_dir(state_dir) / hashlib.sha256(data).hexdigest()
+    folder = uploads_dir(state_dir) / hashlib.sha256(data).hexdigest()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / safe_name(name)
     if not path.exists():
@@ -47,7 +45,7 @@ def store_upload(state_dir: Path, name: str, data: bytes) -> Path:
 
 def forget_upload(state_dir: Path, stored_path: str) -> bool:
     """Delete a stored upload; files that Quire did not store (CLI ingests) are never touched."""
-    root = files_dir(state_dir).resolve()
+    root = uploads_dir(state_dir).resolve()
     folder = Path(stored_path).resolve().parent
     if folder.parent != root:
         return False

@@ -123,11 +123,14 @@ class Registry:
         rows = self._db().execute("SELECT doc_id FROM documents WHERE status != 'ready'").fetchall()
         return [r["doc_id"] for r in rows]
 
-    def ready_ids_named(self, name: str) -> list[str]:
+    def ready_named(self, name: str) -> list[tuple[str, str]]:
+        """(doc id, source path) of the ready documents called `name`."""
         rows = (
-            self._db().execute("SELECT doc_id FROM documents WHERE name = ? AND status = 'ready'", (name,)).fetchall()
+            self._db()
+            .execute("SELECT doc_id, path FROM documents WHERE name = ? AND status = 'ready'", (name,))
+            .fetchall()
         )
-        return [r["doc_id"] for r in rows]
+        return [(r["doc_id"], r["path"]) for r in rows]
 
     def documents(self) -> list[DocumentInfo]:
         rows = (

@@ -27,8 +27,13 @@ from rag.types import Chunk, DocumentInfo, ParsedDocument
 
 VECTOR_BATCH = 512
 SCAN_BATCH = 5000
+UPLOADS_DIR = "files"  # the web app's uploads, one folder per content hash (ui/uploads.py)
 EMBEDDING_KEY = "embedding"
 LEGACY_EMBEDDING = EmbeddingSpec.of(None, 256)  # stores made before the spec was recorded read 256 tokens
+
+
+def uploads_dir(state_dir: Path) -> Path:
+    return state_dir / UPLOADS_DIR
 
 
 @dataclass(frozen=True)
@@ -170,11 +175,11 @@ class Store:
         embed: Callable[[Sequence[str]], list[list[float]]],
         on_batch: Callable[[int], None] | None = None,
     ) -> list[str]:
-        """Store a document atomically; returns the ids of older versions (same name) it replaced."""
+        """Store a document atomically; returns the ids of the older versions it replaced."""
         self.require_same_embedding()
         self.registry.set_meta(EMBEDDING_KEY, str(self.embedding))
         with self._writers_lock(exclusive=False):
-            replaces = [d for d in self.registry.ready_ids_named(doc.name) if d != doc.doc_id]
+            replaces = self._older_versions(doc)
             known = self._vectors_by_text(replaces)
             self.registry.begin(doc, chunks)
             for first in range(0, len(chunks), VECTOR_BATCH):
@@ -195,6 +200,22 @@ class Store:
                 self.registry.delete(old)
             self.keyword.invalidate()
         return replaces
+
+    def _older_versions(self, doc: ParsedDocument) -> list[str]:
+        """What `doc` replaces: the same file read again, or an earlier upload under the same name
+        (an upload's stored path is its content hash, so only its name tells its versions apart).
+        Two files that merely share a name (clients/acme/MSA.pdf, clients/blue/MSA.pdf) are both kept."""
+        uploads = uploads_dir(self.settings.state_dir).resolve()
+        new = Path(doc.path).resolve()
+
+        def same_source(old: Path) -> bool:
+            return old == new or (old.parent.parent == uploads and new.parent.parent == uploads)
+
+        return [
+            d
+            for d, path in self.registry.ready_named(doc.name)
+            if d != doc.doc_id and same_source(Path(path).resolve())
+        ]
 
     def _vectors_by_text(self, doc_ids: list[str]) -> dict[str, list[float]]:
         """Vectors of the chunks of older versions, by chunk text: an edited contract re-embeds
@@ -251,6 +272,9 @@ class Store:
         ):
             if len(match) == 1:
                 return match[0]
+        named = [d for d in documents if d.name == ref]
+        if len(named) > 1:
+            raise DocumentNotFound(f"{len(named)} documents are named {ref!r}: give its id (`quire docs` lists them)")
         raise DocumentNotFound(f"no document matches {ref!r}: `quire docs` lists them")
 
     def vector_count(self) -> int:
