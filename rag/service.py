@@ -81,6 +81,11 @@ class Quire:
                 self.store.remove(info.doc_id)
         return infos
 
+    def prepare_search(self) -> None:
+        """Rebuild now what an ingest left stale for the next question (the keyword index and the
+        document cards); a batch calls this when it has stored new documents."""
+        self.retriever.prepare_indexes()
+
     # --- questions --------------------------------------------------------------------------
     def retrieve(self, query: str, doc_refs: Sequence[str] = (), budget_chars: int | None = None) -> list[Passage]:
         budget = budget_chars or self.settings.retrieval.budget_chars

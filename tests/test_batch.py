@@ -229,6 +229,29 @@ def test_batch_writes_outputs_report_and_skips_finished_work(tmp_path: Path, set
     }
 
 
+class SearchingService(FakeBatchService):
+    """Counts the batch's requests to rebuild the search indexes."""
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        self.prepared = 0
+
+    def prepare_search(self) -> None:
+        self.prepared += 1
+
+
+def test_a_batch_that_stored_documents_prepares_search_before_it_ends(tmp_path: Path, settings: Settings) -> None:
+    folder = make_folder(tmp_path, documents=2)
+    out = tmp_path / "out"
+    service = SearchingService(settings)
+    steps: list[tuple[str, str]] = []
+    run_batch(service, plan(folder, out), threading.Event(), BatchProgress(on_step=lambda *s: steps.append(s)))
+    assert service.prepared == 1
+    assert steps[-1] == ("the search index", "preparing"), "the progress bar says what the wait is for"
+    run_batch(service, plan(folder, out), threading.Event())  # only the broken file is tried again
+    assert service.prepared == 1, "nothing new was stored, so nothing is rebuilt"
+
+
 def test_the_report_is_rewritten_after_every_file_so_a_crash_leaves_it_current(
     tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -84,6 +84,8 @@ def test_real_ingest_batch_killed_midway_then_resumed(tmp_path: Path) -> None:
     journal = Journal(out, readonly=True)
     ready_ids = {f.doc_id for f in journal.files() if f.doc_id}
     assert len(ready_ids) == 4
+    keyword_rows = json.loads((data / "keyword" / "rows.json").read_text())["rows"]
+    assert {doc_id for doc_id, _ in keyword_rows} == ready_ids, "the batch left the keyword index built"
 
 
 def test_real_summaries_and_clauses_through_the_embedded_model(tmp_path: Path, settings: Settings) -> None:

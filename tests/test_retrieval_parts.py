@@ -3,6 +3,7 @@ index and how it keeps in step with the registry, routing, and passage assembly.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -92,6 +93,14 @@ def test_keyword_index_finds_exact_words_and_follows_the_registry(registry: Regi
     index.invalidate()
     assert not (tmp_path / "keyword").exists()
     assert index.search("nothing matches zzzz", k=5) == []
+
+
+def test_preparing_the_keyword_index_builds_it_before_any_question(registry: Registry, tmp_path: Path) -> None:
+    docs = ingest_generated(registry, tmp_path)
+    KeywordIndex(registry, tmp_path).prepare()
+    rows = json.loads((tmp_path / "keyword" / "rows.json").read_text())
+    assert rows["version"] == registry.version()
+    assert {doc_id for doc_id, _ in rows["rows"]} == {d.doc_id for d in docs}
 
 
 def test_registry_version_follows_writes_from_anywhere(registry: Registry, tmp_path: Path) -> None:

@@ -172,10 +172,17 @@ class Retriever:
         return self._scorer
 
     def warm_up(self) -> None:
-        """Load the embedding model and the evidence scorer's category vectors now, so that a person's
-        first question does not wait seconds for them (the web app calls this when Ask opens)."""
+        """Load the embedding model, the evidence scorer's category vectors and the search indexes now,
+        so that a person's first question does not wait for them (the web app calls this when Ask opens)."""
         self._embed("warm up")
         self._evidence_scorer().prototype_vectors()
+        self.prepare_indexes()
+
+    def prepare_indexes(self) -> None:
+        """Bring the keyword index and the document cards up to date with the store now: after an
+        ingest both are rebuilt from every chunk, which a large portfolio's first question would wait for."""
+        self.store.keyword.prepare()
+        self.router.prepare()
 
     def _passages(
         self, query: str, budget_chars: int, doc_ids: Sequence[str] | None = None, k: int | None = None

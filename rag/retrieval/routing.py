@@ -55,6 +55,11 @@ class DocumentRouter:
         self._card_df: dict[str, int] = {}
         self._bm25 = None
 
+    def prepare(self) -> None:
+        """Build the cards now rather than on the next question."""
+        with self._lock:
+            self._current()
+
     def _current(self) -> None:
         version = self.registry.version()
         if version == self._version:

@@ -74,6 +74,12 @@ class KeywordIndex:
             self._version, self._bm25, self._rows, self._doc_rows = None, None, [], {}
             shutil.rmtree(self.path, ignore_errors=True)
 
+    def prepare(self) -> None:
+        """Load or build the index now, so that the next question does not wait for it (a rebuild
+        reads every chunk: about 100 s at 1M chunks, BENCHMARKS.md "Retrieval latency")."""
+        with self._lock:
+            self._current()
+
     def _current(self) -> None:
         """Make the in-memory index match the registry: load it from disk, else rebuild it."""
         version = self.registry.version()
