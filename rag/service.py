@@ -82,9 +82,10 @@ class Quire:
         return infos
 
     def prepare_search(self) -> None:
-        """Rebuild now what an ingest left stale for the next question (the keyword index and the
-        document cards); a batch calls this when it has stored new documents."""
-        self.retriever.prepare_indexes()
+        """Rebuild the keyword index an ingest left stale, for the next process to load from disk; a
+        batch calls this when it has stored new documents. (The document cards are kept in memory
+        only, so the process that asks builds them: `Retriever.warm_up`.)"""
+        self.store.keyword.prepare()
 
     # --- questions --------------------------------------------------------------------------
     def retrieve(self, query: str, doc_refs: Sequence[str] = (), budget_chars: int | None = None) -> list[Passage]:

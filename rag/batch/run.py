@@ -173,15 +173,15 @@ def warm_up(service: Any) -> None:
 
 
 def prepare_search(service: Any, progress: BatchProgress) -> None:
-    """After new documents, rebuild the search indexes before the batch ends, so the morning's first
-    question does not wait for them (about 100 s at 1M chunks). A test's fake may not search."""
+    """After new documents, rebuild the keyword index before the batch ends, so the morning's first
+    question does not wait for it (about 100 s at 1M chunks). A test's fake may not search."""
     prepare = getattr(service, "prepare_search", None)
     if prepare is None:
         return
     progress.on_step("the search index", "preparing")
     began = time.perf_counter()
     prepare()
-    log.info("search indexes ready in %.1f s", time.perf_counter() - began)
+    log.info("keyword index ready in %.1f s", time.perf_counter() - began)
 
 
 def run_batch(

@@ -176,11 +176,6 @@ class Retriever:
         so that a person's first question does not wait for them (the web app calls this when Ask opens)."""
         self._embed("warm up")
         self._evidence_scorer().prototype_vectors()
-        self.prepare_indexes()
-
-    def prepare_indexes(self) -> None:
-        """Bring the keyword index and the document cards up to date with the store now: after an
-        ingest both are rebuilt from every chunk, which a large portfolio's first question would wait for."""
         self.store.keyword.prepare()
         self.router.prepare()
 
