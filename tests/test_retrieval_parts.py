@@ -44,14 +44,18 @@ def contract(title: str, first: str, second: str, state: str) -> str:
 
 
 def ingest_generated(registry: Registry, tmp_path: Path, max_chars: int = 200) -> list[ParsedDocument]:
-    docs = []
-    for number, spec in enumerate(PARTIES):
-        text, pages = join_pages([contract(*spec)])
-        doc = ParsedDocument(f"{number:064d}", f"{spec[0].replace(' ', '_')}.txt", "", "text", text, pages)
-        registry.begin(doc, chunk_document(doc, max_chars))
-        registry.commit(doc.doc_id, [])
-        docs.append(doc)
-    return docs
+    return [store_generated(registry, number, spec, max_chars) for number, spec in enumerate(PARTIES)]
+
+
+def store_generated(
+    registry: Registry, number: int, spec: tuple[str, str, str, str], max_chars: int = 200
+) -> ParsedDocument:
+    """One generated contract, stored as ingest stores it (no vectors: the keyword side reads the registry)."""
+    text, pages = join_pages([contract(*spec)])
+    doc = ParsedDocument(f"{number:064d}", f"{spec[0].replace(' ', '_')}.txt", "", "text", text, pages)
+    registry.begin(doc, chunk_document(doc, max_chars))
+    registry.commit(doc.doc_id, [])
+    return doc
 
 
 @pytest.fixture
@@ -103,6 +107,46 @@ def test_preparing_the_keyword_index_builds_it_before_any_question(registry: Reg
     assert {doc_id for doc_id, _ in rows["rows"]} == {d.doc_id for d in docs}
 
 
+def test_a_new_document_is_searched_without_rebuilding_the_index(registry: Registry, tmp_path: Path) -> None:
+    """One contract added to a large store must not make the next question rebuild BM25 over every
+    chunk: it goes into a delta, scored exactly as a full rebuild would score it."""
+    ingest_generated(registry, tmp_path)
+    index = KeywordIndex(registry, tmp_path)
+    index.prepare()
+    built_version = json.loads((tmp_path / "keyword" / "meta.json").read_text())["version"]
+    new = store_generated(registry, 7, ("Licence Agreement", "Zephyr Mills Inc.", "Orchid Labs LLC", "Vermont"))
+    question = "Which law governs the Licence Agreement with Zephyr Mills? State of Vermont"
+    hits = index.search(question, k=4)
+    assert hits[0].doc_id == new.doc_id and "Vermont" in registry.chunk(new.doc_id, hits[0].index).text
+    assert json.loads((tmp_path / "keyword" / "meta.json").read_text())["version"] == built_version, "not rebuilt"
+    # Words every contract shares still rank chunks of the new one beside the built ones.
+    assert new.doc_id in {h.doc_id for h in index.search("Invoices are payable within thirty days", k=4)}
+    # The same scores as an index built over all four documents at once.
+    rebuilt = KeywordIndex(registry, tmp_path / "rebuilt").search(question, k=50)
+    expected = {(h.doc_id, h.index): h.score for h in rebuilt if h.doc_id == new.doc_id}
+    got = {(h.doc_id, h.index): h.score for h in index.search(question, k=50) if h.doc_id == new.doc_id}
+    assert got.keys() == expected.keys() and all(got[key] == pytest.approx(expected[key], rel=1e-4) for key in got)
+    # Another process loads the built index from disk and makes the same delta.
+    again = KeywordIndex(registry, tmp_path).search(question, k=4)
+    assert [(h.doc_id, h.index) for h in again] == [(h.doc_id, h.index) for h in hits]
+    # Scoping reaches the delta's rows too.
+    assert {h.doc_id for h in index.search("governed by the laws", k=5, doc_ids=[new.doc_id])} == {new.doc_id}
+
+
+def test_the_index_is_rebuilt_once_the_delta_outgrows_it(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_generated(registry, tmp_path)
+    index = KeywordIndex(registry, tmp_path)
+    index.prepare()
+    monkeypatch.setattr("rag.store.keyword.DELTA_MIN_CHUNKS", 0)
+    monkeypatch.setattr("rag.store.keyword.DELTA_SHARE", 0.0)
+    new = store_generated(registry, 7, ("Licence Agreement", "Zephyr Mills Inc.", "Orchid Labs LLC", "Vermont"))
+    assert index.search("State of Vermont", k=1)[0].doc_id == new.doc_id
+    saved = json.loads((tmp_path / "keyword" / "rows.json").read_text())
+    assert saved["version"] == registry.version() and new.doc_id in {d for d, _ in saved["rows"]}
+
+
 def test_registry_version_follows_writes_from_anywhere(registry: Registry, tmp_path: Path) -> None:
     """The version is cached between writes; a write through this connection, another thread's
     or another connection's (another process) must still change it."""
@@ -121,13 +165,22 @@ def test_registry_version_follows_writes_from_anywhere(registry: Registry, tmp_p
     assert registry.version() == Registry(registry.path).version()  # a fresh reader computes the same
 
 
-def test_router_sends_a_named_contract_to_its_document(registry: Registry, tmp_path: Path) -> None:
+def test_router_sends_a_named_contract_to_its_document(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     docs = ingest_generated(registry, tmp_path)
     router = DocumentRouter(registry)
     route = router.route(HOSTING_QUESTION)
     assert route.doc_ids == (docs[1].doc_id,)
     assert "Bluebell" not in route.content_query and "law governs" in route.content_query
     assert router.route("Which law governs this agreement?").doc_ids == ()
+    # A contract stored later gets its card; the cards made before are not made again.
+    new = store_generated(registry, 7, ("Licence Agreement", "Zephyr Mills Inc.", "Orchid Labs LLC", "Vermont"))
+    read = []
+    original = registry.text
+    monkeypatch.setattr(registry, "text", lambda doc_id: read.append(doc_id) or original(doc_id))
+    assert router.route("Consider the Licence Agreement between Zephyr Mills and Orchid Labs").doc_ids == (new.doc_id,)
+    assert read == [new.doc_id]
 
 
 def test_content_query_keeps_the_question_when_nothing_names_a_document() -> None:

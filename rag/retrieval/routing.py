@@ -51,6 +51,7 @@ class DocumentRouter:
         self._lock = threading.Lock()
         self._version: str | None = None
         self._doc_ids: list[str] = []
+        self._card_tokens: list[list[str]] = []
         self._cards: list[set[str]] = []
         self._card_df: dict[str, int] = {}
         self._bm25 = None
@@ -67,18 +68,24 @@ class DocumentRouter:
         import bm25s
 
         documents = self.registry.documents()
-        cards = [tokenize(name_words(d.name) + " " + self.registry.text(d.doc_id)[:HEADER_CHARS]) for d in documents]
+        # A document's card never changes: only documents new since the last build are read.
+        known = dict(zip(self._doc_ids, self._card_tokens, strict=True))
+        cards = [known.get(d.doc_id) or self._card(d.doc_id, d.name) for d in documents]
         bm25 = None
         if documents:
             bm25 = bm25s.BM25()
             bm25.index([c or ["\x00"] for c in cards], show_progress=False)
         self._doc_ids = [d.doc_id for d in documents]
+        self._card_tokens = cards
         self._cards = [set(c) for c in cards]
         self._card_df = {}
         for card in self._cards:
             for word in card:
                 self._card_df[word] = self._card_df.get(word, 0) + 1
         self._bm25, self._version = bm25, version
+
+    def _card(self, doc_id: str, name: str) -> list[str]:
+        return tokenize(name_words(name) + " " + self.registry.text(doc_id)[:HEADER_CHARS])
 
     def route(self, query: str) -> Route:
         """The documents the question names (none when it names none clearly)."""

@@ -2,9 +2,11 @@
 
 Contract questions hinge on exact words ("governed by", "Most Favored Nation", "12.3(b)") that a
 small embedding model blurs, so BM25 runs beside the vectors. The index is derived state: the
-registry holds the truth, the index remembers which registry version it was built from and is
-rebuilt from the registry's chunks whenever that version moved on (another process ingested,
-a crash was swept). Ingest and `rm` drop it at once, so removed words never linger on disk.
+registry holds the truth, the index remembers which registry version it was built from and
+follows the registry when it moves on (another process ingested, a crash was swept): documents
+stored since are searched in a small delta, and the index is rebuilt from the registry's chunks
+when the delta has grown large or a built document went away. `rm` and a replaced version drop
+the index at once, so removed words never linger on disk.
 """
 
 from __future__ import annotations
@@ -13,17 +15,24 @@ import json
 import re
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from rag.store.keyword_delta import BuiltStats, DeltaSegment, bm25s_document_frequency
 from rag.store.registry import Registry
 
 INDEX_DIR = "keyword"
 ROWS_FILE = "rows.json"
+META_FILE = "meta.json"
+# New documents stay in the delta until they hold more than this share of the built chunks (or
+# this many, for a small store); then the next search rebuilds the whole index.
+DELTA_SHARE = 0.05
+DELTA_MIN_CHUNKS = 2_000
 TOKEN = re.compile(r"[a-z0-9]+")
 # Function words only: legal content words ("not", "any", "shall") are kept on purpose, because
 # they carry meaning in clauses ("shall not assign", "any amount").
@@ -55,15 +64,51 @@ class KeywordHit:
     score: float
 
 
+def rows_by_document(rows: list[tuple[str, int]], first: int = 0) -> dict[str, np.ndarray]:
+    """The row numbers (counted from `first`) of each document's chunks."""
+    by_doc: dict[str, list[int]] = {}
+    for row, (doc_id, _) in enumerate(rows, start=first):
+        by_doc.setdefault(doc_id, []).append(row)
+    return {d: np.asarray(r, dtype=np.int64) for d, r in by_doc.items()}
+
+
+@dataclass(frozen=True)
+class BuiltIndex:
+    """A bm25s index as built from the registry at `version`: its rows are (doc_id, chunk index)."""
+
+    version: str
+    bm25: object | None  # None when it was built over no chunk
+    rows: list[tuple[str, int]]
+    mean_tokens: float
+
+    @cached_property
+    def chunks_per_document(self) -> Counter[str]:
+        return Counter(doc_id for doc_id, _ in self.rows)
+
+    @cached_property
+    def document_rows(self) -> dict[str, np.ndarray]:
+        """Each document's rows, for a search scoped to a few documents."""
+        return rows_by_document(self.rows)
+
+    def stats(self) -> BuiltStats:
+        frequency = bm25s_document_frequency(self.bm25) if self.bm25 is not None else (lambda word: 0)
+        return BuiltStats(len(self.rows), self.mean_tokens, frequency)
+
+
 class KeywordIndex:
-    """BM25 over all ready chunks; thread-safe; rebuilt lazily when the registry changed."""
+    """BM25 over all ready chunks; thread-safe; kept in step with the registry lazily.
+
+    Documents stored since the index was built are searched in a delta (`keyword_delta`) instead
+    of a rebuild; once they outgrow a share of it, or a built document went away, it is rebuilt."""
 
     def __init__(self, registry: Registry, data_dir: Path):
         self.registry = registry
         self.path = data_dir / INDEX_DIR
         self._lock = threading.Lock()
         self._version: str | None = None
-        self._bm25 = None
+        self._built: BuiltIndex | None = None
+        self._delta: DeltaSegment | None = None
+        self._delta_chunks: dict[str, tuple[list[int], list[list[str]]]] = {}
         self._rows: list[tuple[str, int]] = []
         self._doc_rows: dict[str, np.ndarray] = {}
 
@@ -71,69 +116,107 @@ class KeywordIndex:
     def invalidate(self) -> None:
         """Forget the index (memory and disk); the next search rebuilds it from the registry."""
         with self._lock:
-            self._version, self._bm25, self._rows, self._doc_rows = None, None, [], {}
+            self._version, self._built, self._delta, self._delta_chunks = None, None, None, {}
+            self._rows, self._doc_rows = [], {}
             shutil.rmtree(self.path, ignore_errors=True)
 
     def prepare(self) -> None:
-        """Load or build the index now, so that the next question does not wait for it (a rebuild
-        reads every chunk: about 100 s at 1M chunks, BENCHMARKS.md "Retrieval latency")."""
+        """Bring the index up to date now, so that the next question does not wait for it (a
+        rebuild reads every chunk: about 100 s at 1M chunks, BENCHMARKS.md "Retrieval latency")."""
         with self._lock:
             self._current()
 
     def _current(self) -> None:
-        """Make the in-memory index match the registry: load it from disk, else rebuild it."""
+        """Make the in-memory index match the registry: the built index (from memory or disk) plus
+        a delta of the documents stored since, else a rebuild."""
         version = self.registry.version()
         if self._version == version:
             return
-        if not self._load(version):
-            self._build(version)
+        ready = self.registry.ready_chunk_totals()
+        built = self._usable_built(ready)
+        new = {d: n for d, n in ready.items() if built is not None and d not in built.chunks_per_document}
+        if built is None or sum(new.values()) > max(DELTA_MIN_CHUNKS, DELTA_SHARE * len(built.rows)):
+            built, new = self._build(version), {}
+        self._install(version, built, sorted(new))
 
-    def _load(self, version: str) -> bool:
+    def _usable_built(self, ready: dict[str, int]) -> BuiltIndex | None:
+        """The newest built index whose documents are all still ready with the same chunks."""
+        built = self._built
+        saved_version = self._saved_version()
+        if saved_version is not None and (built is None or built.version != saved_version):
+            built = self._load() or built
+        if built is None:
+            return None
+        return built if all(ready.get(d) == n for d, n in built.chunks_per_document.items()) else None
+
+    def _saved_version(self) -> str | None:
+        try:
+            return json.loads((self.path / META_FILE).read_text(encoding="utf-8"))["version"]
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _load(self) -> BuiltIndex | None:
         import bm25s
 
-        rows_path = self.path / ROWS_FILE
-        if not rows_path.is_file():
-            return False
         try:
-            saved = json.loads(rows_path.read_text(encoding="utf-8"))
-            if saved.get("version") != version:
-                return False
+            meta = json.loads((self.path / META_FILE).read_text(encoding="utf-8"))
+            saved = json.loads((self.path / ROWS_FILE).read_text(encoding="utf-8"))
+            if saved.get("version") != meta["version"]:
+                return None  # swapped in by another process while reading: rebuild
             bm25 = bm25s.BM25.load(str(self.path), show_progress=False) if saved["rows"] else None
         except (OSError, ValueError, KeyError):
-            return False  # unreadable or half-written by a crash: rebuild
-        self._install(version, bm25, [(d, int(i)) for d, i in saved["rows"]])
-        return True
+            return None  # unreadable or half-written by a crash: rebuild
+        return BuiltIndex(meta["version"], bm25, [(d, int(i)) for d, i in saved["rows"]], float(meta["mean_tokens"]))
 
-    def _build(self, version: str) -> None:
+    def _build(self, version: str) -> BuiltIndex:
+        """BM25 over every ready chunk, read one document at a time and held as word ids: a
+        million chunks' texts and word strings at once took gigabytes."""
         import bm25s
 
-        chunks = self.registry.chunks()
-        rows = [(c.doc_id, c.index) for c in chunks]
+        vocabulary: dict[str, int] = {}
+        token_ids: list[list[int]] = []
+        rows: list[tuple[str, int]] = []
+        for chunks in self.registry.chunks_by_document():
+            for chunk in chunks:
+                # An empty chunk keeps its row (bm25s needs one token per document), matching nothing.
+                words = tokenize(chunk.text) or ["\x00"]
+                token_ids.append([vocabulary.setdefault(w, len(vocabulary)) for w in words])
+                rows.append((chunk.doc_id, chunk.index))
         bm25 = None
-        if chunks:
+        if rows:
             bm25 = bm25s.BM25()
-            # An empty chunk keeps its row (bm25s needs one token per document), matching nothing.
-            bm25.index([tokenize(c.text) or ["\x00"] for c in chunks], show_progress=False)
-        self._save(version, bm25, rows)
-        self._install(version, bm25, rows)
+            bm25.index((token_ids, vocabulary), show_progress=False)
+        mean_tokens = float(np.mean([len(t) for t in token_ids])) if token_ids else 0.0
+        built = BuiltIndex(version, bm25, rows, mean_tokens)
+        self._save(built)
+        return built
 
-    def _save(self, version: str, bm25, rows: list[tuple[str, int]]) -> None:
+    def _save(self, built: BuiltIndex) -> None:
         """Write to a fresh folder and swap it in, so a reader never sees half an index."""
         staging = self.path.with_name(INDEX_DIR + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        if bm25 is not None:
-            bm25.save(str(staging), show_progress=False)
-        (staging / ROWS_FILE).write_text(json.dumps({"version": version, "rows": rows}), encoding="utf-8")
+        if built.bm25 is not None:
+            built.bm25.save(str(staging), show_progress=False)
+        (staging / ROWS_FILE).write_text(json.dumps({"version": built.version, "rows": built.rows}), encoding="utf-8")
+        meta = {"version": built.version, "mean_tokens": built.mean_tokens}
+        (staging / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
         shutil.rmtree(self.path, ignore_errors=True)
         staging.rename(self.path)
 
-    def _install(self, version: str, bm25, rows: list[tuple[str, int]]) -> None:
-        by_doc: dict[str, list[int]] = {}
-        for row, (doc_id, _) in enumerate(rows):
-            by_doc.setdefault(doc_id, []).append(row)
-        self._bm25, self._rows, self._version = bm25, rows, version
-        self._doc_rows = {d: np.asarray(r, dtype=np.int64) for d, r in by_doc.items()}
+    def _install(self, version: str, built: BuiltIndex, delta_doc_ids: list[str]) -> None:
+        """Hold `built` plus a delta over `delta_doc_ids`, whose chunks are tokenized once per process."""
+        self._delta_chunks = {d: self._delta_chunks.get(d) or self._tokenized(d) for d in delta_doc_ids}
+        delta_rows = [(d, i) for d in delta_doc_ids for i in self._delta_chunks[d][0]]
+        token_lists = [t for d in delta_doc_ids for t in self._delta_chunks[d][1]]
+        self._delta = DeltaSegment(token_lists, built.stats()) if token_lists else None
+        self._rows = built.rows + delta_rows
+        self._doc_rows = built.document_rows | rows_by_document(delta_rows, first=len(built.rows))
+        self._built, self._version = built, version
+
+    def _tokenized(self, doc_id: str) -> tuple[list[int], list[list[str]]]:
+        chunks = self.registry.chunks(doc_id)
+        return [c.index for c in chunks], [tokenize(c.text) for c in chunks]
 
     # --- searching --------------------------------------------------------------------------
     def search(self, query: str, k: int, doc_ids: tuple[str, ...] | list[str] | None = None) -> list[KeywordHit]:
@@ -141,12 +224,9 @@ class KeywordIndex:
         tokens = tokenize(query)
         with self._lock:
             self._current()
-            if self._bm25 is None or not tokens:
+            if not self._rows or not tokens:
                 return []
-            ids = self._bm25.get_tokens_ids(tokens)  # words no chunk has are left out
-            if not ids:
-                return []
-            scores = self._bm25.get_scores_from_ids(ids)
+            scores = self._scores(tokens)
             rows = self._rows
             candidates = self._candidate_rows(doc_ids, len(scores))
         chosen = candidates[scores[candidates] > 0]
@@ -154,6 +234,16 @@ class KeywordIndex:
             chosen = chosen[np.argpartition(-scores[chosen], k - 1)[:k]]
         chosen = chosen[np.argsort(-scores[chosen], kind="stable")]
         return [KeywordHit(rows[r][0], rows[r][1], float(scores[r])) for r in chosen]
+
+    def _scores(self, tokens: list[str]) -> np.ndarray:
+        """One BM25 score per row: the built chunks', then the delta's."""
+        bm25 = self._built.bm25 if self._built else None
+        ids = bm25.get_tokens_ids(tokens) if bm25 is not None else []  # words no chunk has are left out
+        built = bm25.get_scores_from_ids(ids) if ids else np.zeros(len(self._rows) - self._delta_size(), np.float32)
+        return np.concatenate([built, self._delta.scores(tokens)]) if self._delta else built
+
+    def _delta_size(self) -> int:
+        return self._delta.size if self._delta else 0
 
     def _candidate_rows(self, doc_ids: Sequence[str] | None, total: int) -> np.ndarray:
         if not doc_ids:

@@ -8,6 +8,7 @@ when its row says `ready`, which is written last, in one transaction.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sqlite3
 import threading
@@ -179,26 +180,32 @@ class Registry:
 
     def chunks(self, doc_id: str | None = None) -> list[Chunk]:
         """Chunks of ready documents (all, or one), with their text cut from the stored document."""
+        return [c for chunks in self.chunks_by_document(doc_id) for c in chunks]
+
+    def chunks_by_document(self, doc_id: str | None = None) -> Iterator[list[Chunk]]:
+        """The chunks of each ready document in turn (doc_id order), with only that document's text
+        in memory: what a pass over a million chunks needs."""
         query = (
             "SELECT * FROM chunks WHERE doc_id IN (SELECT doc_id FROM documents WHERE status = 'ready')"
             + (" AND doc_id = ?" if doc_id else "")
             + " ORDER BY doc_id, idx"
         )
-        rows = self._db().execute(query, (doc_id,) if doc_id else ()).fetchall()
-        texts = {d: self.text(d) for d in {r["doc_id"] for r in rows}}
-        return [
-            Chunk(
-                doc_id=r["doc_id"],
-                index=r["idx"],
-                text=texts[r["doc_id"]][r["start"] : r["end"]],
-                start=r["start"],
-                end=r["end"],
-                page_start=r["page_start"],
-                page_end=r["page_end"],
-                section=r["section"],
-            )
-            for r in rows
-        ]
+        rows = self._db().execute(query, (doc_id,) if doc_id else ())
+        for owner, group in itertools.groupby(rows, key=lambda r: r["doc_id"]):
+            text = self.text(owner)
+            yield [
+                Chunk(
+                    doc_id=owner,
+                    index=r["idx"],
+                    text=text[r["start"] : r["end"]],
+                    start=r["start"],
+                    end=r["end"],
+                    page_start=r["page_start"],
+                    page_end=r["page_end"],
+                    section=r["section"],
+                )
+                for r in group
+            ]
 
     def chunk_spans(self, doc_id: str) -> dict[int, tuple[int, int]]:
         """Chunk index -> (start, end) of one document: what retrieval needs to turn a hit into a
@@ -218,10 +225,20 @@ class Registry:
         known = getattr(self._local, "version", None)
         if known is not None and known[0] == changes:
             return known[1]
-        rows = db.execute("SELECT doc_id, chunk_count FROM documents WHERE status = 'ready' ORDER BY doc_id").fetchall()
-        digest = hashlib.sha256("".join(f"{r[0]}:{r[1]};" for r in rows).encode()).hexdigest()
+        totals = self.ready_chunk_totals()
+        digest = hashlib.sha256("".join(f"{d}:{n};" for d, n in totals.items()).encode()).hexdigest()
         self._local.version = (changes, digest)
         return digest
+
+    def ready_chunk_totals(self) -> dict[str, int]:
+        """Chunks per ready document as the documents table records them (what `version` digests),
+        in doc_id order."""
+        rows = (
+            self._db()
+            .execute("SELECT doc_id, chunk_count FROM documents WHERE status = 'ready' ORDER BY doc_id")
+            .fetchall()
+        )
+        return {r[0]: r[1] for r in rows}
 
     def chunk_counts(self) -> dict[str, int]:
         """Chunks per ready document, counted from the chunk rows (not the cached total)."""

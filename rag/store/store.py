@@ -180,6 +180,7 @@ class Store:
         self.registry.set_meta(EMBEDDING_KEY, str(self.embedding))
         with self._writers_lock(exclusive=False):
             replaces = self._older_versions(doc)
+            stored_before = self.registry.status(doc.doc_id) == "ready"
             known = self._vectors_by_text(replaces)
             self.registry.begin(doc, chunks)
             for first in range(0, len(chunks), VECTOR_BATCH):
@@ -198,7 +199,8 @@ class Store:
             for old in replaces:
                 self._delete_vectors(old)
                 self.registry.delete(old)
-            self.keyword.invalidate()
+            if replaces or stored_before:  # old words must leave the index on disk; a document
+                self.keyword.invalidate()  # new to the store is picked up by the index's delta
         return replaces
 
     def _older_versions(self, doc: ParsedDocument) -> list[str]:
