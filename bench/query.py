@@ -131,6 +131,11 @@ def after_one_more_contract(service: Quire, retriever: Retriever, original: Path
     return {step: round(s, 3) for step, s in seconds.items()}
 
 
+def after_add_s(row: dict) -> float:
+    """The first question's wait after one new contract: both indexes catching up, then the search."""
+    return round(row["keyword_update_s"] + row["router_update_s"] + row["first_question_after_add_s"], 2)
+
+
 def dense_query(service: Quire, embeddings: dict[str, list[float]], question: str) -> None:
     """The baseline: one Chroma query with the question's vector, as the dense-only retriever did."""
     service.store.query(embeddings[question], k=2 * BUDGET // 250)
@@ -267,7 +272,7 @@ def main() -> None:
             f"| {r['store']} | {r['chunks']:,} | {r['retrieve']['p50_ms']} ms | {r['retrieve']['p95_ms']} ms | "
             f"{r['dense_baseline']['p50_ms']} ms | {r['dense_baseline']['p95_ms']} ms | "
             f"{r['p95_ratio_vs_dense']}x | {r['query_embedding']['p50_ms']} ms | {r['index_build_s']} s | "
-            f"{r['first_question_after_add_s']} s | {r['peak_rss_mb']:,.0f} MB ({r['server_peak_rss_mb'] or 0:,.0f} MB) | {r['disk_mb']:,.0f} MB |"
+            f"{after_add_s(r)} s | {r['peak_rss_mb']:,.0f} MB ({r['server_peak_rss_mb'] or 0:,.0f} MB) | {r['disk_mb']:,.0f} MB |"
         )
 
 

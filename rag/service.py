@@ -82,9 +82,10 @@ class Quire:
         return infos
 
     def prepare_search(self) -> None:
-        """Rebuild the keyword index an ingest left stale, for the next process to load from disk; a
-        batch calls this when it has stored new documents. (The document cards are kept in memory
-        only, so the process that asks builds them: `Retriever.warm_up`.)"""
+        """Bring the keyword index up to date after an ingest: rebuilt and saved for the next process
+        when the new documents outgrew its delta (or there was none), else they join the delta in
+        seconds. A batch calls this when it has stored new documents. (The document cards are kept
+        in memory only, so the process that asks builds them: `Retriever.warm_up`.)"""
         self.store.keyword.prepare()
 
     # --- questions --------------------------------------------------------------------------

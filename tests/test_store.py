@@ -110,10 +110,16 @@ def test_remove_leaves_no_vector_or_row(settings: Settings, embedder: Embedder) 
 def test_changed_file_replaces_its_old_version(settings: Settings, embedder: Embedder) -> None:
     store = Store(settings)
     old, _, _ = add(store, embedder, "msa.txt", CONTRACT_TEXT)
+    lease, _, _ = add(store, embedder, "lease.txt", LEASE_TEXT)
+    assert store.keyword.search("State of New York", k=1)[0].doc_id == old.doc_id  # the index is on disk
     new_text = CONTRACT_TEXT.replace("State of New York", "State of Delaware")
     new, new_chunks, replaced = add(store, embedder, "msa.txt", new_text)
 
+    # The old version's words leave the keyword index on disk at once, not at the next question.
+    assert not (settings.state_dir / "keyword").exists()
+    assert [h.doc_id for h in store.keyword.search("York", k=5)] == []
     assert replaced == [old.doc_id]
+    store.remove(lease.doc_id)
     assert [d.doc_id for d in store.registry.documents()] == [new.doc_id]
     assert store.vector_count() == len(new_chunks)
     assert {doc_id for doc_id, _ in stored_pairs(store, embedder)} == {new.doc_id}

@@ -173,8 +173,9 @@ def warm_up(service: Any) -> None:
 
 
 def prepare_search(service: Any, progress: BatchProgress) -> None:
-    """After new documents, rebuild the keyword index before the batch ends, so the morning's first
-    question does not wait for it (about 100 s at 1M chunks). A test's fake may not search."""
+    """After new documents, bring the keyword index up to date before the batch ends, so the
+    morning's first question does not wait for a rebuild (about 75 s at 1M chunks, when a large
+    batch outgrew the index's delta). A test's fake may not search."""
     prepare = getattr(service, "prepare_search", None)
     if prepare is None:
         return

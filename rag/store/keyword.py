@@ -122,7 +122,7 @@ class KeywordIndex:
 
     def prepare(self) -> None:
         """Bring the index up to date now, so that the next question does not wait for it (a
-        rebuild reads every chunk: about 100 s at 1M chunks, BENCHMARKS.md "Retrieval latency")."""
+        rebuild reads every chunk: 75-100 s at 1M chunks, BENCHMARKS.md "Retrieval latency")."""
         with self._lock:
             self._current()
 

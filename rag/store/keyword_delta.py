@@ -1,6 +1,6 @@
 """BM25 for the chunks stored since the keyword index was built, on the same scale as the index.
 
-bm25s cannot add documents to a built index, and a rebuild reads every chunk (about 100 s at 1M
+bm25s cannot add documents to a built index, and a rebuild reads every chunk (75-100 s at 1M
 chunks, BENCHMARKS.md "Retrieval latency"), so one contract uploaded into a large store would make
 the next question wait that long. Instead the new chunks form a small delta, scored here with the
 built index's statistics folded in (its number of chunks, their mean length, each word's
