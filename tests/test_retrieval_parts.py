@@ -140,7 +140,7 @@ def test_the_index_is_rebuilt_once_the_delta_outgrows_it(
     index = KeywordIndex(registry, tmp_path)
     index.prepare()
     monkeypatch.setattr("rag.store.keyword.DELTA_MIN_CHUNKS", 0)
-    monkeypatch.setattr("rag.store.keyword.DELTA_SHARE", 0.0)
+    monkeypatch.setattr("rag.store.keyword_delta.DELTA_SHARE", 0.0)
     new = store_generated(registry, 7, ("Licence Agreement", "Zephyr Mills Inc.", "Orchid Labs LLC", "Vermont"))
     assert index.search("State of Vermont", k=1)[0].doc_id == new.doc_id
     saved = json.loads((tmp_path / "keyword" / "rows.json").read_text())
@@ -174,13 +174,21 @@ def test_router_sends_a_named_contract_to_its_document(
     assert route.doc_ids == (docs[1].doc_id,)
     assert "Bluebell" not in route.content_query and "law governs" in route.content_query
     assert router.route("Which law governs this agreement?").doc_ids == ()
-    # A contract stored later gets its card; the cards made before are not made again.
+    # A contract stored later gets its card, scored in a delta: the cards made before are neither
+    # read nor indexed again, and the route is the one a router built from scratch finds.
     new = store_generated(registry, 7, ("Licence Agreement", "Zephyr Mills Inc.", "Orchid Labs LLC", "Vermont"))
     read = []
     original = registry.text
     monkeypatch.setattr(registry, "text", lambda doc_id: read.append(doc_id) or original(doc_id))
-    assert router.route("Consider the Licence Agreement between Zephyr Mills and Orchid Labs").doc_ids == (new.doc_id,)
-    assert read == [new.doc_id]
+    built = router._bm25
+    question = "Consider the Licence Agreement between Zephyr Mills and Orchid Labs; which law governs?"
+    route = router.route(question)
+    assert route.doc_ids == (new.doc_id,) and read == [new.doc_id] and router._bm25 is built
+    assert DocumentRouter(registry).route(question) == route
+    assert router.route(HOSTING_QUESTION).doc_ids == (docs[1].doc_id,)
+    # A removed document's card goes: the cards are made again.
+    registry.delete(docs[1].doc_id)
+    assert router.route(HOSTING_QUESTION).doc_ids == ()
 
 
 def test_content_query_keeps_the_question_when_nothing_names_a_document() -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rag.store.keyword import tokenize
+from rag.store.keyword_delta import BuiltStats, DeltaSegment, bm25s_document_frequency, outgrown, segment_scores
 from rag.store.registry import Registry
 
 HEADER_CHARS = 2000  # the opening of a contract: title, parties, date (and often a table of contents)
@@ -26,6 +28,7 @@ MIN_DISTINCTIVE = 2  # a question names a document with two or more of its disti
 SEGMENT = re.compile(r"[^;:?!\n]+")
 MENTION_SHARE = 0.6  # a question segment mostly made of card words names the document...
 DISTINCTIVE_SHARE = 0.1  # ...when it also holds words found on at most this share of the cards
+DELTA_MIN_CARDS = 200  # new documents' cards scored beside the built ones before they are rebuilt
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ def name_words(name: str) -> str:
 
 
 class DocumentRouter:
-    """Cards of all ready documents, rebuilt when the registry changes."""
+    """Cards of all ready documents, kept in step with the registry: a document stored since the
+    cards were built is scored in a delta (`keyword_delta`), a removed one makes them rebuilt."""
 
     def __init__(self, registry: Registry):
         self.registry = registry
@@ -53,8 +57,10 @@ class DocumentRouter:
         self._doc_ids: list[str] = []
         self._card_tokens: list[list[str]] = []
         self._cards: list[set[str]] = []
-        self._card_df: dict[str, int] = {}
-        self._bm25 = None
+        self._card_df: Counter[str] = Counter()
+        self._bm25 = None  # over the first `_built` cards
+        self._built = 0
+        self._delta: DeltaSegment | None = None
 
     def prepare(self) -> None:
         """Build the cards now rather than on the next question."""
@@ -65,24 +71,39 @@ class DocumentRouter:
         version = self.registry.version()
         if version == self._version:
             return
+        documents = self.registry.documents()
+        present = {d.doc_id for d in documents}
+        if not all(doc_id in present for doc_id in self._doc_ids):  # one went away: start again
+            self._doc_ids, self._card_tokens, self._cards, self._card_df = [], [], [], Counter()
+            self._bm25, self._built, self._delta = None, 0, None
+        known = set(self._doc_ids)
+        # A document's card never changes: only documents new since the last build are read.
+        for doc in documents:
+            if doc.doc_id not in known:
+                self._add_card(doc.doc_id, self._card(doc.doc_id, doc.name))
+        if self._bm25 is None or outgrown(self._built, len(self._doc_ids) - self._built, DELTA_MIN_CARDS):
+            self._build()
+        elif len(self._doc_ids) > self._built:
+            self._delta = DeltaSegment(self._card_tokens[self._built :], self._built_stats())
+        self._version = version
+
+    def _add_card(self, doc_id: str, tokens: list[str]) -> None:
+        self._doc_ids.append(doc_id)
+        self._card_tokens.append(tokens)
+        self._cards.append(set(tokens))
+        self._card_df.update(self._cards[-1])
+
+    def _build(self) -> None:
         import bm25s
 
-        documents = self.registry.documents()
-        # A document's card never changes: only documents new since the last build are read.
-        known = dict(zip(self._doc_ids, self._card_tokens, strict=True))
-        cards = [known.get(d.doc_id) or self._card(d.doc_id, d.name) for d in documents]
-        bm25 = None
-        if documents:
-            bm25 = bm25s.BM25()
-            bm25.index([c or ["\x00"] for c in cards], show_progress=False)
-        self._doc_ids = [d.doc_id for d in documents]
-        self._card_tokens = cards
-        self._cards = [set(c) for c in cards]
-        self._card_df = {}
-        for card in self._cards:
-            for word in card:
-                self._card_df[word] = self._card_df.get(word, 0) + 1
-        self._bm25, self._version = bm25, version
+        self._bm25, self._built, self._delta = None, len(self._doc_ids), None
+        if self._doc_ids:
+            self._bm25 = bm25s.BM25()
+            self._bm25.index([c or ["\x00"] for c in self._card_tokens], show_progress=False)
+
+    def _built_stats(self) -> BuiltStats:
+        lengths = [len(c) or 1 for c in self._card_tokens[: self._built]]
+        return BuiltStats(self._built, float(np.mean(lengths)), bm25s_document_frequency(self._bm25))
 
     def _card(self, doc_id: str, name: str) -> list[str]:
         return tokenize(name_words(name) + " " + self.registry.text(doc_id)[:HEADER_CHARS])
@@ -94,8 +115,7 @@ class DocumentRouter:
             self._current()
             if self._bm25 is None or len(self._doc_ids) < 2 or not tokens:
                 return Route((), query)
-            ids = self._bm25.get_tokens_ids(tokens)
-            scores = self._bm25.get_scores_from_ids(ids) if ids else np.zeros(len(self._doc_ids))
+            scores = segment_scores(self._bm25, self._built, self._delta, tokens)
             chosen = self._confident(scores, set(tokens))
             doc_ids = tuple(self._doc_ids[i] for i in chosen)
             card = set().union(*(self._cards[i] for i in chosen)) if chosen else set()

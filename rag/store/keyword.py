@@ -23,15 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.store.keyword_delta import BuiltStats, DeltaSegment, bm25s_document_frequency
+from rag.store.keyword_delta import BuiltStats, DeltaSegment, bm25s_document_frequency, outgrown, segment_scores
 from rag.store.registry import Registry
 
 INDEX_DIR = "keyword"
 ROWS_FILE = "rows.json"
 META_FILE = "meta.json"
-# New documents stay in the delta until they hold more than this share of the built chunks (or
+# New documents stay in the delta until they hold more than DELTA_SHARE of the built chunks (or
 # this many, for a small store); then the next search rebuilds the whole index.
-DELTA_SHARE = 0.05
 DELTA_MIN_CHUNKS = 2_000
 TOKEN = re.compile(r"[a-z0-9]+")
 # Function words only: legal content words ("not", "any", "shall") are kept on purpose, because
@@ -135,7 +134,7 @@ class KeywordIndex:
         ready = self.registry.ready_chunk_totals()
         built = self._usable_built(ready)
         new = {d: n for d, n in ready.items() if built is not None and d not in built.chunks_per_document}
-        if built is None or sum(new.values()) > max(DELTA_MIN_CHUNKS, DELTA_SHARE * len(built.rows)):
+        if built is None or outgrown(len(built.rows), sum(new.values()), DELTA_MIN_CHUNKS):
             built, new = self._build(version), {}
         self._install(version, built, sorted(new))
 
@@ -226,7 +225,9 @@ class KeywordIndex:
             self._current()
             if not self._rows or not tokens:
                 return []
-            scores = self._scores(tokens)
+            built = self._built
+            assert built is not None  # installed with the rows
+            scores = segment_scores(built.bm25, len(built.rows), self._delta, tokens)
             rows = self._rows
             candidates = self._candidate_rows(doc_ids, len(scores))
         chosen = candidates[scores[candidates] > 0]
@@ -234,16 +235,6 @@ class KeywordIndex:
             chosen = chosen[np.argpartition(-scores[chosen], k - 1)[:k]]
         chosen = chosen[np.argsort(-scores[chosen], kind="stable")]
         return [KeywordHit(rows[r][0], rows[r][1], float(scores[r])) for r in chosen]
-
-    def _scores(self, tokens: list[str]) -> np.ndarray:
-        """One BM25 score per row: the built chunks', then the delta's."""
-        bm25 = self._built.bm25 if self._built else None
-        ids = bm25.get_tokens_ids(tokens) if bm25 is not None else []  # words no chunk has are left out
-        built = bm25.get_scores_from_ids(ids) if ids else np.zeros(len(self._rows) - self._delta_size(), np.float32)
-        return np.concatenate([built, self._delta.scores(tokens)]) if self._delta else built
-
-    def _delta_size(self) -> int:
-        return self._delta.size if self._delta else 0
 
     def _candidate_rows(self, doc_ids: Sequence[str] | None, total: int) -> np.ndarray:
         if not doc_ids:

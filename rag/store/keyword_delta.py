@@ -22,6 +22,9 @@ from scipy import sparse
 # bm25s's defaults (method "lucene"), which the built index uses: the delta must score alike.
 K1 = 1.5
 B = 0.75
+# A delta larger than this share of the built index (or than a floor, for a small one) is folded
+# into a rebuild: its rows are made again by every new process, and the built rows' statistics drift.
+DELTA_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -76,3 +79,15 @@ class DeltaSegment:
         if not columns:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._matrix[:, columns] @ self._idf[columns], dtype=np.float32).ravel()
+
+
+def outgrown(built_rows: int, delta_rows: int, floor: int) -> bool:
+    """Whether the delta should be folded into a rebuild of the whole index."""
+    return delta_rows > max(floor, DELTA_SHARE * built_rows)
+
+
+def segment_scores(bm25, built_rows: int, delta: DeltaSegment | None, tokens: list[str]) -> np.ndarray:
+    """One BM25 score per row: the built bm25s index's rows (none when `bm25` is None), then the delta's."""
+    ids = bm25.get_tokens_ids(tokens) if bm25 is not None else []  # words no built row has are left out
+    built = bm25.get_scores_from_ids(ids) if ids else np.zeros(built_rows, dtype=np.float32)
+    return np.concatenate([built, delta.scores(tokens)]) if delta else built
