@@ -71,16 +71,15 @@ class DocumentRouter:
         version = self.registry.version()
         if version == self._version:
             return
-        documents = self.registry.documents()
-        present = {d.doc_id for d in documents}
-        if not all(doc_id in present for doc_id in self._doc_ids):  # one went away: start again
+        names = self.registry.ready_names()
+        if not all(doc_id in names for doc_id in self._doc_ids):  # one went away: start again
             self._doc_ids, self._card_tokens, self._cards, self._card_df = [], [], [], Counter()
             self._bm25, self._built, self._delta = None, 0, None
         known = set(self._doc_ids)
         # A document's card never changes: only documents new since the last build are read.
-        for doc in documents:
-            if doc.doc_id not in known:
-                self._add_card(doc.doc_id, self._card(doc.doc_id, doc.name))
+        for doc_id, name in names.items():
+            if doc_id not in known:
+                self._add_card(doc_id, self._card(doc_id, name))
         if self._bm25 is None or outgrown(self._built, len(self._doc_ids) - self._built, DELTA_MIN_CARDS):
             self._build()
         elif len(self._doc_ids) > self._built:

@@ -133,6 +133,12 @@ class Registry:
         )
         return [(r["doc_id"], r["path"]) for r in rows]
 
+    def ready_names(self) -> dict[str, str]:
+        """doc id -> file name of every ready document, in name order: what the document router
+        needs, without each document's page list (parsing 16,000 of those took most of a second)."""
+        rows = self._db().execute("SELECT doc_id, name FROM documents WHERE status = 'ready' ORDER BY name").fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def documents(self) -> list[DocumentInfo]:
         rows = (
             self._db()
