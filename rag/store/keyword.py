@@ -141,31 +141,33 @@ class KeywordIndex:
     def _usable_built(self, ready: dict[str, int]) -> BuiltIndex | None:
         """The newest built index whose documents are all still ready with the same chunks."""
         built = self._built
-        saved_version = self._saved_version()
-        if saved_version is not None and (built is None or built.version != saved_version):
-            built = self._load() or built
+        saved = self._saved_meta()
+        if saved is not None and (built is None or built.version != saved["version"]):
+            built = self._load(saved) or built
         if built is None:
             return None
         return built if all(ready.get(d) == n for d, n in built.chunks_per_document.items()) else None
 
-    def _saved_version(self) -> str | None:
+    def _saved_meta(self) -> dict | None:
+        """The saved index's version and mean length (a small file, read at every registry change)."""
         try:
-            return json.loads((self.path / META_FILE).read_text(encoding="utf-8"))["version"]
-        except (OSError, ValueError, KeyError):
+            meta = json.loads((self.path / META_FILE).read_text(encoding="utf-8"))
+            return {"version": str(meta["version"]), "mean_tokens": float(meta["mean_tokens"])}
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def _load(self) -> BuiltIndex | None:
+    def _load(self, meta: dict) -> BuiltIndex | None:
+        """The saved index that `meta` describes; None when the folder no longer holds it."""
         import bm25s
 
         try:
-            meta = json.loads((self.path / META_FILE).read_text(encoding="utf-8"))
             saved = json.loads((self.path / ROWS_FILE).read_text(encoding="utf-8"))
             if saved.get("version") != meta["version"]:
                 return None  # swapped in by another process while reading: rebuild
             bm25 = bm25s.BM25.load(str(self.path), show_progress=False) if saved["rows"] else None
         except (OSError, ValueError, KeyError):
             return None  # unreadable or half-written by a crash: rebuild
-        return BuiltIndex(meta["version"], bm25, [(d, int(i)) for d, i in saved["rows"]], float(meta["mean_tokens"]))
+        return BuiltIndex(meta["version"], bm25, [(d, int(i)) for d, i in saved["rows"]], meta["mean_tokens"])
 
     def _build(self, version: str) -> BuiltIndex:
         """BM25 over every ready chunk, read one document at a time and held as word ids: a

@@ -199,19 +199,21 @@ class Registry:
         rows = self._db().execute(query, (doc_id,) if doc_id else ())
         for owner, group in itertools.groupby(rows, key=lambda r: r["doc_id"]):
             text = self.text(owner)
-            yield [
-                Chunk(
-                    doc_id=owner,
-                    index=r["idx"],
-                    text=text[r["start"] : r["end"]],
-                    start=r["start"],
-                    end=r["end"],
-                    page_start=r["page_start"],
-                    page_end=r["page_end"],
-                    section=r["section"],
-                )
-                for r in group
-            ]
+            yield [self._chunk(r, text) for r in group]
+
+    @staticmethod
+    def _chunk(row: sqlite3.Row, text: str) -> Chunk:
+        """A chunk row with its text cut from its document's `text`."""
+        return Chunk(
+            doc_id=row["doc_id"],
+            index=row["idx"],
+            text=text[row["start"] : row["end"]],
+            start=row["start"],
+            end=row["end"],
+            page_start=row["page_start"],
+            page_end=row["page_end"],
+            section=row["section"],
+        )
 
     def chunk_spans(self, doc_id: str) -> dict[int, tuple[int, int]]:
         """Chunk index -> (start, end) of one document: what retrieval needs to turn a hit into a
@@ -279,14 +281,4 @@ class Registry:
         row = self._db().execute("SELECT * FROM chunks WHERE doc_id = ? AND idx = ?", (doc_id, index)).fetchone()
         if row is None or self.status(doc_id) != "ready":
             return None
-        text = self.text(doc_id)
-        return Chunk(
-            doc_id=doc_id,
-            index=index,
-            text=text[row["start"] : row["end"]],
-            start=row["start"],
-            end=row["end"],
-            page_start=row["page_start"],
-            page_end=row["page_end"],
-            section=row["section"],
-        )
+        return self._chunk(row, self.text(doc_id))
